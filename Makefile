@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# dm-shadow top-level build.
+#
+#   make                 module (against KDIR) and userspace programs
+#   make deps            install the Debian packages the project needs
+#   make check [T=name]  unit tests, then the guest suite (T= one test)
+#   make demo            the main job, in a guest
+#   make install         module, programs, man pages (DESTDIR honoured)
+#
+# KDIR defaults to the build tree of the newest Debian 6.1 kernel installed
+# (the one the test guest boots); any other KDIR= works.
+
+VERSION     := $(shell cat VERSION)
+GUEST_KVER  ?= $(shell ls /lib/modules 2>/dev/null | grep '^6\.1\.' | sort -V | tail -n 1)
+KDIR        ?= /lib/modules/$(GUEST_KVER)/build
+KVER        ?= $(or $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+			$(KDIR)/include/generated/utsrelease.h 2>/dev/null),$(GUEST_KVER))
+
+PREFIX      ?= /usr
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+MODDIR      ?= /lib/modules/$(KVER)/extra
+DESTDIR     ?=
+
+B           := build
+CC          ?= cc
+PKGS        := devmapper
+CSTD        := -std=c11 -D_GNU_SOURCE
+WARN        := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+	       -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS      ?= -O2 -g
+ALL_CFLAGS  := $(CSTD) $(WARN) $(CFLAGS) -Iinclude -Ilib \
+	       -DSHADOW_VERSION=\"$(VERSION)\" $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS      := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+SAN         := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	       -fno-sanitize-recover=all
+
+LIB_SRCS    := $(wildcard lib/*.c)
+CTL_SRCS    := $(wildcard ctl/*.c)
+UNIT_SRCS   := $(wildcard tests/unit/*.c)
+
+.PHONY: all module user deps check check-unit check-vm demo install \
+	install-module install-user clean help
+
+all: module user
+
+help:
+	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@scripts/deps.sh
+
+# ---------------------------------------------------------------- module
+module:
+	@test -d "$(KDIR)" || { echo "KDIR=$(KDIR) does not exist (run make deps)" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+# ---------------------------------------------------------------- userspace
+user: $(B)/shadowctl
+
+$(B)/%.o: %.c $(wildcard include/*.h lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/shadowctl: $(patsubst %.c,$(B)/%.o,$(CTL_SRCS) $(LIB_SRCS))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests: every lib/ source and the tests, built with ASan and UBSan.
+$(B)/san/%.o: %.c $(wildcard include/*.h lib/*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -Itests/unit -c -o $@ $<
+
+$(B)/unit-tests: $(patsubst %.c,$(B)/san/%.o,$(UNIT_SRCS) $(LIB_SRCS))
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cunit 2>/dev/null)
+
+# ---------------------------------------------------------------- tests
+# The guest suite needs the module and the programs; unit tests need only
+# userspace.  tests/run-all prints the closing "N passed, N failed" line.
+#
+# Each entry point installs what is missing first, then runs the rest in a
+# second make, so that KDIR and the pkg-config flags are worked out after
+# the packages they come from are there.
+check check-unit check-vm demo:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory $@-run
+
+check-run: all $(B)/unit-tests
+	@tests/run-all $(if $(T),-t $(T))
+
+check-unit-run: $(B)/unit-tests
+	@tests/run-all --unit-only
+
+check-vm-run: all
+	@tests/run-all --vm-only $(if $(T),-t $(T))
+
+demo-run: all
+	@tests/demo.sh
+
+.PHONY: check-run check-unit-run check-vm-run demo-run
+
+# ---------------------------------------------------------------- install
+install: install-module install-user
+
+install-module: module
+	install -D -m 0644 kmod/dm-shadow.ko $(DESTDIR)$(MODDIR)/dm-shadow.ko
+ifeq ($(DESTDIR),)
+	-depmod -a $(KVER)
+endif
+
+install-user: user
+	install -D -m 0755 $(B)/shadowctl $(DESTDIR)$(SBINDIR)/shadowctl
+	for m in Documentation/man/*.[1-8]; do \
+		[ -e "$$m" ] || continue; \
+		s=$${m##*.}; \
+		install -D -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m); \
+	done
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
+	rm -rf $(B)

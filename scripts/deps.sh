@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install the Debian packages listed in scripts/debian-packages that are not
+# installed yet.  Quiet and quick when everything is present; safe to run
+# again at any time.
+#
+#   scripts/deps.sh          install what is missing (needs root)
+#   scripts/deps.sh --check  exit 1 and list what is missing, install nothing
+
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+list="$here/debian-packages"
+
+mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$list" | grep -v '^$')
+
+# One dpkg-query for the whole list: a package it does not know at all is
+# missing from its output, so compare names rather than trusting line count.
+declare -A have=()
+while read -r name status; do
+	[ "$status" = installed ] && have[$name]=1
+done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${wanted[@]}" 2>/dev/null || true)
+
+missing=()
+for pkg in "${wanted[@]}"; do
+	[ -n "${have[$pkg]:-}" ] || missing+=("$pkg")
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "${1:-}" = --check ]; then
+	echo "missing packages: ${missing[*]}" >&2
+	exit 1
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: these packages are missing and installing them needs root:" >&2
+	echo "  apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp /tmp/dm-shadow-deps.XXXXXX)
+if ! { apt-get update -q && apt-get install -y -q --no-install-recommends \
+	"${missing[@]}"; } >"$log" 2>&1; then
+	tail -n 30 "$log" >&2
+	echo "deps: apt-get failed; full log in $log" >&2
+	exit 1
+fi
+rm -f "$log"
+echo "deps: done"
