@@ -42,7 +42,7 @@ CTL_SRCS    := $(wildcard ctl/*.c)
 UNIT_SRCS   := $(wildcard tests/unit/*.c)
 
 .PHONY: all module user deps check check-unit check-vm demo install \
-	install-module install-user clean help
+	install-module install-user install-dkms clean help
 
 all: module user
 
@@ -116,6 +116,16 @@ install-user: user
 		s=$${m##*.}; \
 		install -D -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m); \
 	done
+
+# DKMS source tree: the module rebuilds itself on a kernel upgrade.
+DKMS_SRC    := $(DESTDIR)/usr/src/dm-shadow-$(VERSION)
+install-dkms:
+	install -d $(DKMS_SRC)/kmod $(DKMS_SRC)/include/uapi/linux
+	install -m 0644 Kbuild VERSION $(DKMS_SRC)/
+	install -m 0644 kmod/Kbuild $(filter-out %.mod.c,$(wildcard kmod/*.[ch])) $(DKMS_SRC)/kmod/
+	for h in $$(find include -name '*.h'); do \
+		install -D -m 0644 $$h $(DKMS_SRC)/$$h; done
+	sed 's/@VERSION@/$(VERSION)/' dkms.conf > $(DKMS_SRC)/dkms.conf
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
