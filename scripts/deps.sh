@@ -5,13 +5,21 @@
 # installed yet.  Quiet and quick when everything is present; safe to run
 # again at any time.
 #
-#   scripts/deps.sh          install what is missing (needs root)
-#   scripts/deps.sh --check  exit 1 and list what is missing, install nothing
+#   scripts/deps.sh [LIST]          install what is missing (needs root)
+#   scripts/deps.sh --check [LIST]  exit 1 and list what is missing
+#
+# LIST is a package list beside this script (default: debian-packages).
 
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-list="$here/debian-packages"
+check=0
+if [ "${1:-}" = --check ]; then
+	check=1
+	shift
+fi
+list="$here/${1:-debian-packages}"
+[ -r "$list" ] || { echo "deps: no package list $list" >&2; exit 2; }
 
 mapfile -t wanted < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$list" | grep -v '^$')
 
@@ -29,7 +37,7 @@ done
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-if [ "${1:-}" = --check ]; then
+if [ $check = 1 ]; then
 	echo "missing packages: ${missing[*]}" >&2
 	exit 1
 fi
