@@ -12,7 +12,7 @@
 # (the one the test guest boots); any other KDIR= works.
 
 VERSION     := $(shell cat VERSION)
-GUEST_KVER  ?= $(shell ls /lib/modules 2>/dev/null | grep '^6\.1\.' | sort -V | tail -n 1)
+GUEST_KVER  ?= $(shell scripts/guest-kver)
 KDIR        ?= /lib/modules/$(GUEST_KVER)/build
 KVER        ?= $(or $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
 			$(KDIR)/include/generated/utsrelease.h 2>/dev/null),$(GUEST_KVER))

@@ -28,7 +28,7 @@ targets=$(dmsetup targets)
 check "shadow-origin target is registered" grep -q '^shadow-origin ' <<<"$targets"
 check "shadow target is registered" grep -q '^shadow ' <<<"$targets"
 
-for i in 1 2 3; do
+for _ in 1 2 3; do
 	rmmod dm_shadow && insmod "$ko" || break
 done
 rmmod dm_shadow

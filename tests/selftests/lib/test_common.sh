@@ -110,9 +110,9 @@ dm() {
 
 # dm_remove NAME...: remove devices, retrying briefly while they are busy.
 dm_remove() {
-	local n i
+	local n
 	for n in "$@"; do
-		for i in 1 2 3 4 5; do
+		for _ in 1 2 3 4 5; do
 			dm info "$n" >/dev/null 2>&1 || break
 			dm remove "$n" 2>/dev/null && break
 			sleep 0.2
