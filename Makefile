@@ -100,6 +100,14 @@ demo-run: all
 
 .PHONY: check-run check-unit-run check-vm-run demo-run
 
+# The debug tier: the guest suite on a kernel built with KASAN, lockdep and
+# kmemleak (built once, cached outside the tree).  Not part of make check.
+check-debug:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory user build/unit-tests
+	@scripts/check-debug $(if $(T),-t $(T))
+.PHONY: check-debug
+
 # ---------------------------------------------------------------- install
 install: install-module install-user
 
