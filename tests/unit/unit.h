@@ -14,5 +14,6 @@ struct unit_suite {
 };
 
 extern const struct unit_suite units_suite;
+extern const struct unit_suite retention_suite;
 
 #endif
