@@ -60,7 +60,7 @@ module:
 # ---------------------------------------------------------------- userspace
 user: $(B)/shadowctl
 
-$(B)/%.o: %.c $(wildcard include/*.h lib/*.h)
+$(B)/%.o: %.c $(wildcard include/*.h lib/*.h ctl/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -114,6 +114,7 @@ static int cmd_version(int argc, char **argv)
 
 static const struct ctl_command commands[] = {
 	{ "version", cmd_version, "show program and kernel target versions" },
+	{ "store", cmd_store, "check or dump a store offline" },
 };
 
 static void usage(FILE *f)

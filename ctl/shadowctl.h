@@ -10,6 +10,8 @@ struct ctl_command {
 	const char *summary;
 };
 
+int cmd_store(int argc, char **argv);
+
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -1,0 +1,787 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-shadow data path: chunk locks, the creation gate, copy-out of origin
+ * chunks, group commit, snapshot reads and writes.
+ *
+ * The commit rule: an origin write to a chunk that the newest snapshot
+ * still reads from the origin takes the chunk lock, copies the chunk to
+ * the store, waits until the record of the copy is committed (one
+ * REQ_PREFLUSH | REQ_FUA journal write per batch), then sets the chunk's
+ * "preserved" bit, drops the chunk lock and only then goes to the origin.
+ * A snapshot read that goes to the origin holds the chunk lock until it
+ * completes, so a copy never races a read of the same chunk.
+ */
+
+#include <linux/dm-kcopyd.h>
+#include <linux/slab.h>
+
+#include "shadow.h"
+
+#define DM_MSG_PREFIX "shadow"
+
+/*
+ * --------------------------------------------------------------
+ * Chunk locks
+ * --------------------------------------------------------------
+ */
+
+static struct hlist_head *cell_bucket(struct shadow_origin *o, u32 chunk)
+{
+	return &o->cells[hash_32(chunk, 32) % SHADOW_CELL_BUCKETS];
+}
+
+/*
+ * Takes the lock of io->chunk for @io, or queues @io behind the holder.
+ * Returns true when the lock was taken.  Never sleeps.
+ */
+static bool cell_acquire(struct shadow_origin *o, struct shadow_io *io)
+{
+	struct hlist_head *b = cell_bucket(o, io->chunk);
+	struct shadow_io *holder;
+	unsigned long flags;
+
+	spin_lock_irqsave(&o->cell_lock, flags);
+	hlist_for_each_entry(holder, b, cell_node) {
+		if (holder->chunk == io->chunk) {
+			list_add_tail(&io->entry, &holder->waiters);
+			spin_unlock_irqrestore(&o->cell_lock, flags);
+			return false;
+		}
+	}
+	INIT_LIST_HEAD(&io->waiters);
+	hlist_add_head(&io->cell_node, b);
+	io->flags |= SHADOW_IO_HOLDS_CELL;
+	spin_unlock_irqrestore(&o->cell_lock, flags);
+	return true;
+}
+
+/* Releases the chunk lock held by @io; waiters are re-run by the worker. */
+static void cell_release(struct shadow_origin *o, struct shadow_io *io)
+{
+	unsigned long flags;
+	LIST_HEAD(waiters);
+
+	spin_lock_irqsave(&o->cell_lock, flags);
+	hlist_del(&io->cell_node);
+	list_splice_init(&io->waiters, &waiters);
+	io->flags &= ~SHADOW_IO_HOLDS_CELL;
+	spin_unlock_irqrestore(&o->cell_lock, flags);
+
+	if (!list_empty(&waiters)) {
+		spin_lock_irqsave(&o->list_lock, flags);
+		list_splice_tail(&waiters, &o->retry);
+		spin_unlock_irqrestore(&o->list_lock, flags);
+		queue_work(o->wq, &o->worker);
+	}
+}
+
+/*
+ * --------------------------------------------------------------
+ * Creation gate
+ * --------------------------------------------------------------
+ */
+
+/* Admits an origin write, or holds it while a snapshot is being cut. */
+static bool gate_enter(struct shadow_origin *o, struct shadow_io *io)
+{
+	spin_lock(&o->gate_lock);
+	if (o->gate_closed) {
+		io->flags |= SHADOW_IO_GATED;
+		list_add_tail(&io->entry, &o->gated);
+		spin_unlock(&o->gate_lock);
+		return false;
+	}
+	io->flags &= ~SHADOW_IO_GATED;
+	io->flags |= SHADOW_IO_INFLIGHT;
+	atomic_inc(&o->inflight);
+	spin_unlock(&o->gate_lock);
+	return true;
+}
+
+static void gate_close_and_drain(struct shadow_origin *o)
+{
+	spin_lock(&o->gate_lock);
+	o->gate_closed++;
+	spin_unlock(&o->gate_lock);
+	wait_event(o->drain_wq, !atomic_read(&o->inflight));
+}
+
+static void gate_open(struct shadow_origin *o)
+{
+	LIST_HEAD(held);
+
+	spin_lock(&o->gate_lock);
+	if (!--o->gate_closed)
+		list_splice_init(&o->gated, &held);
+	spin_unlock(&o->gate_lock);
+
+	if (!list_empty(&held)) {
+		spin_lock_irq(&o->list_lock);
+		list_splice_tail(&held, &o->retry);
+		spin_unlock_irq(&o->list_lock);
+		queue_work(o->wq, &o->worker);
+	}
+}
+
+/*
+ * --------------------------------------------------------------
+ * Helpers
+ * --------------------------------------------------------------
+ */
+
+static void queue_io(struct shadow_origin *o, struct shadow_io *io,
+		     struct list_head *list, struct work_struct *work)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&o->list_lock, flags);
+	list_add_tail(&io->entry, list);
+	spin_unlock_irqrestore(&o->list_lock, flags);
+	queue_work(o->wq, work);
+}
+
+static sector_t chunk_len(struct shadow_origin *o, u32 chunk)
+{
+	sector_t start = (sector_t)chunk << o->chunk_shift;
+
+	return min_t(sector_t, 1U << o->chunk_shift, o->origin_sectors - start);
+}
+
+static void remap_to_store(struct shadow_origin *o, struct bio *bio, u32 s)
+{
+	sector_t offset = bio->bi_iter.bi_sector & ((1U << o->chunk_shift) - 1);
+
+	bio_set_dev(bio, o->store_bdev);
+	bio->bi_iter.bi_sector = shadow_store_chunk_sector(o->store, s) +
+				 offset;
+}
+
+static void shadow_event(struct shadow_origin *o)
+{
+	mutex_lock(&o->event_lock);
+	if (o->event_ti)
+		dm_table_event(o->event_ti->table);
+	mutex_unlock(&o->event_lock);
+}
+
+/* Raises an event when store usage crosses low_water or high_water. */
+static void check_water(struct shadow_origin *o)
+{
+	struct shadow_store *store = o->store;
+	unsigned int pct;
+
+	spin_lock(&store->lock);
+	pct = div_u64((u64)store->nr_used * 100, store->nr_data_chunks);
+	spin_unlock(&store->lock);
+
+	if (o->low_water && pct >= o->low_water) {
+		if (!test_and_set_bit(0, &o->water_state))
+			shadow_event(o);
+	} else {
+		clear_bit(0, &o->water_state);
+	}
+	if (o->high_water && pct >= o->high_water) {
+		if (!test_and_set_bit(1, &o->water_state))
+			shadow_event(o);
+	} else {
+		clear_bit(1, &o->water_state);
+	}
+}
+
+/*
+ * The store is full: apply the overflow policy.  Returns 0 when space may
+ * have been freed (the caller retries), -ENOSPC when nothing can be freed.
+ */
+static int handle_overflow(struct shadow_origin *o)
+{
+	struct shadow_store *store = o->store;
+	u32 epoch;
+	int r = 0;
+
+	mutex_lock(&store->commit_lock);
+	spin_lock(&store->lock);
+	if (store->nr_used < store->nr_data_chunks) {
+		spin_unlock(&store->lock);
+		goto out;
+	}
+	epoch = shadow_store_oldest(store);
+	spin_unlock(&store->lock);
+	if (!epoch) {
+		r = -ENOSPC;
+		goto out;
+	}
+
+	do {
+		DMWARN("store full: dropping snapshot %u", epoch);
+		r = shadow_store_delete_snap(store, epoch, true);
+		if (r)
+			break;
+		spin_lock(&store->lock);
+		epoch = shadow_store_oldest(store);
+		spin_unlock(&store->lock);
+	} while (epoch && o->overflow == SHADOW_OVERFLOW_INVALIDATE);
+out:
+	mutex_unlock(&store->commit_lock);
+	if (!r)
+		shadow_event(o);
+	return r;
+}
+
+/* Reserves a store chunk, applying the overflow policy when full. */
+static int alloc_chunk(struct shadow_origin *o, u32 *s)
+{
+	int r;
+
+	for (;;) {
+		r = shadow_store_alloc(o->store, s);
+		if (r != -ENOSPC)
+			return r;
+		r = handle_overflow(o);
+		if (r)
+			return r;
+	}
+}
+
+/*
+ * --------------------------------------------------------------
+ * Origin writes
+ * --------------------------------------------------------------
+ */
+
+/* Returns a DM_MAPIO_* code; the bio is remapped to the origin already. */
+static int origin_write(struct shadow_origin *o, struct shadow_io *io)
+{
+	struct shadow_store *store = o->store;
+	bool need;
+
+	if (!READ_ONCE(store->newest) || io->chunk >= o->nr_chunks ||
+	    test_bit(io->chunk, o->preserved))
+		return DM_MAPIO_REMAPPED;
+
+	if (!cell_acquire(o, io))
+		return DM_MAPIO_SUBMITTED;
+
+	/* under the chunk lock every record of the chunk is committed */
+	spin_lock(&store->lock);
+	need = shadow_store_needs_copy(store, io->chunk);
+	spin_unlock(&store->lock);
+	if (!need) {
+		set_bit(io->chunk, o->preserved);
+		cell_release(o, io);
+		return DM_MAPIO_REMAPPED;
+	}
+
+	queue_io(o, io, &o->cow, &o->worker);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/**
+ * shadow_origin_map() - map a bio sent to the origin
+ * @ti: the origin target
+ * @o: its origin
+ * @bio: the bio
+ *
+ * Reads and flushes pass through.  Writes and discards are counted
+ * against the creation gate; a write to a chunk the newest snapshot still
+ * reads from the origin is held until the chunk is preserved.  Discards
+ * are dropped while snapshots exist.
+ *
+ * Return: a DM_MAPIO_* code.
+ */
+int shadow_origin_map(struct dm_target *ti, struct shadow_origin *o,
+		      struct bio *bio)
+{
+	struct shadow_io *io = dm_per_bio_data(bio, sizeof(struct shadow_io));
+
+	io->flags = 0;
+	io->o = o;
+	io->sd = NULL;
+	io->bio = bio;
+	bio_set_dev(bio, o->origin_bdev);
+
+	if (bio_data_dir(bio) == READ || !bio_sectors(bio)) {
+		if (bio_sectors(bio))
+			bio->bi_iter.bi_sector =
+				dm_target_offset(ti, bio->bi_iter.bi_sector);
+		return DM_MAPIO_REMAPPED;
+	}
+
+	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
+	io->kind = SHADOW_IO_ORIGIN_WRITE;
+	io->chunk = bio->bi_iter.bi_sector >> o->chunk_shift;
+
+	if (!gate_enter(o, io))
+		return DM_MAPIO_SUBMITTED;
+
+	if (bio_op(bio) == REQ_OP_DISCARD) {
+		if (READ_ONCE(o->store->newest)) {
+			bio_endio(bio);
+			return DM_MAPIO_SUBMITTED;
+		}
+		return DM_MAPIO_REMAPPED;
+	}
+	return origin_write(o, io);
+}
+
+/* Starts the copy of an origin chunk (worker context). */
+static void cow_start(struct shadow_origin *o, struct shadow_io *io);
+
+/*
+ * --------------------------------------------------------------
+ * Snapshot reads and writes
+ * --------------------------------------------------------------
+ */
+
+static bool snap_bad(struct shadow_snapdev *sd)
+{
+	return READ_ONCE(sd->snap->flags) & SHADOW_SNAP_INVALID;
+}
+
+static int snap_read(struct shadow_origin *o, struct shadow_io *io)
+{
+	struct shadow_store *store = o->store;
+	struct bio *bio = io->bio;
+	u32 s;
+
+	if (snap_bad(io->sd))
+		return DM_MAPIO_KILL;
+
+	spin_lock(&store->lock);
+	s = shadow_store_lookup(store, io->chunk, io->sd->snap->epoch);
+	spin_unlock(&store->lock);
+	if (s == SHADOW_NIL) {
+		if (!cell_acquire(o, io))
+			return DM_MAPIO_SUBMITTED;
+		spin_lock(&store->lock);
+		s = shadow_store_lookup(store, io->chunk, io->sd->snap->epoch);
+		spin_unlock(&store->lock);
+		if (s == SHADOW_NIL) {
+			/* chunk lock held until the read completes */
+			bio_set_dev(bio, o->origin_bdev);
+			return DM_MAPIO_REMAPPED;
+		}
+		cell_release(o, io);
+	}
+	remap_to_store(o, bio, s);
+	return DM_MAPIO_REMAPPED;
+}
+
+/* Snapshot write with the chunk lock held (worker context). */
+static int snap_write(struct shadow_origin *o, struct shadow_io *io)
+{
+	struct shadow_store *store = o->store;
+	u32 s;
+
+	if (snap_bad(io->sd)) {
+		cell_release(o, io);
+		return DM_MAPIO_KILL;
+	}
+	spin_lock(&store->lock);
+	s = shadow_store_lookup(store, io->chunk, io->sd->snap->epoch);
+	if (s != SHADOW_NIL && !(store->rec[s].hi & SHADOW_REC_PRIVATE))
+		s = SHADOW_NIL;
+	spin_unlock(&store->lock);
+	if (s != SHADOW_NIL) {
+		/* private chunk exists and is committed: write in place */
+		remap_to_store(o, io->bio, s);
+		cell_release(o, io);
+		return DM_MAPIO_REMAPPED;
+	}
+	cow_start(o, io);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/**
+ * shadow_snap_map() - map a bio sent to a snapshot device
+ * @sd: the snapshot device
+ * @bio: the bio
+ *
+ * Return: a DM_MAPIO_* code.
+ */
+int shadow_snap_map(struct shadow_snapdev *sd, struct bio *bio)
+{
+	struct shadow_io *io = dm_per_bio_data(bio, sizeof(struct shadow_io));
+	struct shadow_origin *o = sd->o;
+
+	io->flags = 0;
+	io->o = o;
+	io->sd = sd;
+	io->bio = bio;
+
+	if (!bio_sectors(bio)) {
+		bio_set_dev(bio, o->store_bdev);
+		return DM_MAPIO_REMAPPED;
+	}
+	bio->bi_iter.bi_sector = dm_target_offset(sd->ti,
+						  bio->bi_iter.bi_sector);
+	io->chunk = bio->bi_iter.bi_sector >> o->chunk_shift;
+	if (io->chunk >= o->nr_chunks)
+		return DM_MAPIO_KILL;
+
+	if (bio_data_dir(bio) == READ) {
+		io->kind = SHADOW_IO_SNAP_READ;
+		return snap_read(o, io);
+	}
+	if (!sd->writable || bio_op(bio) != REQ_OP_WRITE)
+		return DM_MAPIO_KILL;
+	io->kind = SHADOW_IO_SNAP_WRITE;
+	if (snap_bad(sd))
+		return DM_MAPIO_KILL;
+	if (cell_acquire(o, io))
+		queue_io(o, io, &o->cow, &o->worker);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/**
+ * shadow_end_io() - end_io of both targets
+ * @bio: the bio
+ * @error: its status, may be changed
+ *
+ * Drops the chunk lock of a snapshot read from the origin, counts the end
+ * of an origin write for the creation gate, and fails reads of a snapshot
+ * that became invalid while they were in flight (its chunks may have been
+ * reused).
+ *
+ * Return: DM_ENDIO_DONE.
+ */
+int shadow_end_io(struct bio *bio, blk_status_t *error)
+{
+	struct shadow_io *io = dm_per_bio_data(bio, sizeof(struct shadow_io));
+	struct shadow_origin *o = io->o;
+
+	if (io->flags & SHADOW_IO_HOLDS_CELL)
+		cell_release(o, io);
+	if (io->flags & SHADOW_IO_INFLIGHT) {
+		io->flags &= ~SHADOW_IO_INFLIGHT;
+		if (atomic_dec_and_test(&o->inflight))
+			wake_up(&o->drain_wq);
+	}
+	if (io->sd && !*error && snap_bad(io->sd) && bio_sectors(bio))
+		*error = BLK_STS_IOERR;
+	return DM_ENDIO_DONE;
+}
+
+/*
+ * --------------------------------------------------------------
+ * Copies and commits
+ * --------------------------------------------------------------
+ */
+
+static void copy_done(int read_err, unsigned long write_err, void *context)
+{
+	struct shadow_io *io = context;
+
+	io->copy_error = read_err || write_err;
+	queue_io(io->o, io, &io->o->copied, &io->o->committer);
+}
+
+/*
+ * Worker context, chunk lock held: reserve a store chunk and copy the
+ * chunk there from where the bio's reader sees it now.  An origin write
+ * copies from the origin; a snapshot write copies what the snapshot reads
+ * (nothing when the write covers the whole chunk).
+ */
+static void cow_start(struct shadow_origin *o, struct shadow_io *io)
+{
+	struct shadow_store *store = o->store;
+	struct dm_io_region from, to;
+	sector_t len = chunk_len(o, io->chunk);
+	u32 src = SHADOW_NIL;
+	int r;
+
+	r = alloc_chunk(o, &io->store_chunk);
+	if (r) {
+		/* no snapshot left to preserve for, or store failed */
+		io->store_chunk = SHADOW_NIL;
+		io->copy_error = false;
+		queue_io(o, io, &o->copied, &o->committer);
+		return;
+	}
+
+	if (io->kind == SHADOW_IO_SNAP_WRITE) {
+		spin_lock(&store->lock);
+		src = shadow_store_lookup(store, io->chunk,
+					  io->sd->snap->epoch);
+		spin_unlock(&store->lock);
+		if (bio_sectors(io->bio) == len) {
+			io->copy_error = false;
+			queue_io(o, io, &o->copied, &o->committer);
+			return;
+		}
+	}
+
+	if (src == SHADOW_NIL) {
+		from.bdev = o->origin_bdev;
+		from.sector = (sector_t)io->chunk << o->chunk_shift;
+	} else {
+		from.bdev = o->store_bdev;
+		from.sector = shadow_store_chunk_sector(store, src);
+	}
+	from.count = len;
+	to.bdev = o->store_bdev;
+	to.sector = shadow_store_chunk_sector(store, io->store_chunk);
+	to.count = len;
+	dm_kcopyd_copy(o->kc, &from, 1, &to, 0, copy_done, io);
+}
+
+/* Stages the record of one finished copy.  Caller holds commit_lock. */
+static void commit_one(struct shadow_origin *o, struct shadow_io *io)
+{
+	struct shadow_store *store = o->store;
+	u32 lo, hi;
+	int r;
+
+	if (io->store_chunk == SHADOW_NIL) {
+		/* nothing to record; a snapshot write fails without space */
+		io->copy_error = io->kind == SHADOW_IO_SNAP_WRITE;
+		return;
+	}
+	if (io->copy_error) {
+		shadow_store_release_unused(store, io->store_chunk);
+		if (io->kind == SHADOW_IO_SNAP_WRITE)
+			return;
+		/* the snapshots that read this chunk from the origin lose it */
+		spin_lock(&store->lock);
+		hi = store->newest;
+		lo = 0;
+		spin_unlock(&store->lock);
+		DMERR("copy of chunk %u failed: invalidating snapshots",
+		      io->chunk);
+		shadow_store_invalidate(store, lo, hi);
+		io->copy_error = false;
+		return;
+	}
+	if (io->kind == SHADOW_IO_SNAP_WRITE)
+		r = shadow_store_add_private(store, io->chunk,
+					     io->store_chunk, io->sd->snap);
+	else
+		r = shadow_store_add_shared(store, io->chunk, io->store_chunk);
+	if (r < 0 && io->kind == SHADOW_IO_SNAP_WRITE)
+		io->copy_error = true;
+}
+
+/* Releases a bio whose copy is committed. */
+static void finish_io(struct shadow_origin *o, struct shadow_io *io)
+{
+	struct bio *bio = io->bio;
+
+	if (io->kind == SHADOW_IO_SNAP_WRITE) {
+		cell_release(o, io);
+		if (io->copy_error) {
+			bio_io_error(bio);
+			return;
+		}
+		remap_to_store(o, bio, io->store_chunk);
+	} else {
+		set_bit(io->chunk, o->preserved);
+		cell_release(o, io);
+	}
+	dm_submit_bio_remap(bio, NULL);
+}
+
+static void do_commit(struct work_struct *work)
+{
+	struct shadow_origin *o = container_of(work, struct shadow_origin,
+					       committer);
+	struct shadow_store *store = o->store;
+	struct shadow_io *io, *tmp;
+	LIST_HEAD(batch);
+
+	spin_lock_irq(&o->list_lock);
+	list_splice_init(&o->copied, &batch);
+	spin_unlock_irq(&o->list_lock);
+	if (list_empty(&batch))
+		return;
+
+	mutex_lock(&store->commit_lock);
+	list_for_each_entry(io, &batch, entry)
+		commit_one(o, io);
+	if (shadow_store_commit(store)) {
+		/* records lost: snapshot writes fail, origin goes on */
+		list_for_each_entry(io, &batch, entry)
+			if (io->kind == SHADOW_IO_SNAP_WRITE)
+				io->copy_error = true;
+	}
+	mutex_unlock(&store->commit_lock);
+
+	list_for_each_entry_safe(io, tmp, &batch, entry) {
+		list_del(&io->entry);
+		finish_io(o, io);
+	}
+	check_water(o);
+}
+
+/* Re-runs held bios and starts copies. */
+static void do_worker(struct work_struct *work)
+{
+	struct shadow_origin *o = container_of(work, struct shadow_origin,
+					       worker);
+	struct shadow_io *io, *tmp;
+	LIST_HEAD(retry);
+	LIST_HEAD(cow);
+	int r;
+
+	spin_lock_irq(&o->list_lock);
+	list_splice_init(&o->retry, &retry);
+	list_splice_init(&o->cow, &cow);
+	spin_unlock_irq(&o->list_lock);
+
+	list_for_each_entry_safe(io, tmp, &retry, entry) {
+		list_del(&io->entry);
+		switch (io->kind) {
+		case SHADOW_IO_ORIGIN_WRITE:
+			if ((io->flags & SHADOW_IO_GATED) && !gate_enter(o, io))
+				continue;
+			if (bio_op(io->bio) == REQ_OP_DISCARD &&
+			    READ_ONCE(o->store->newest)) {
+				bio_endio(io->bio);
+				continue;
+			}
+			r = origin_write(o, io);
+			break;
+		case SHADOW_IO_SNAP_READ:
+			r = snap_read(o, io);
+			break;
+		default:
+			/* snapshot write: try the chunk lock again */
+			if (cell_acquire(o, io))
+				queue_io(o, io, &o->cow, &o->worker);
+			continue;
+		}
+		if (r == DM_MAPIO_REMAPPED)
+			dm_submit_bio_remap(io->bio, NULL);
+		else if (r == DM_MAPIO_KILL)
+			bio_io_error(io->bio);
+	}
+
+	list_for_each_entry_safe(io, tmp, &cow, entry) {
+		list_del(&io->entry);
+		if (io->kind == SHADOW_IO_SNAP_WRITE) {
+			r = snap_write(o, io);
+			if (r == DM_MAPIO_REMAPPED)
+				dm_submit_bio_remap(io->bio, NULL);
+			else if (r == DM_MAPIO_KILL)
+				bio_io_error(io->bio);
+		} else {
+			cow_start(o, io);
+		}
+	}
+}
+
+/*
+ * --------------------------------------------------------------
+ * Snapshot management
+ * --------------------------------------------------------------
+ */
+
+/**
+ * shadow_origin_create_snap() - cut a new snapshot of the origin
+ * @o: the origin
+ * @label: optional label
+ * @epoch: the new snapshot's id
+ *
+ * Holds new origin writes, waits for admitted ones to complete, commits
+ * the new epoch, clears the preserved bits, then lets the writes go.
+ * No data is copied.
+ *
+ * Return: 0 or a negative errno.
+ */
+int shadow_origin_create_snap(struct shadow_origin *o, const char *label,
+			      u32 *epoch)
+{
+	struct shadow_store *store = o->store;
+	int r;
+
+	gate_close_and_drain(o);
+	mutex_lock(&store->commit_lock);
+	r = shadow_store_create_snap(store, label, epoch);
+	if (!r)
+		bitmap_zero(o->preserved, o->nr_chunks);
+	mutex_unlock(&store->commit_lock);
+	gate_open(o);
+	if (!r)
+		check_water(o);
+	return r;
+}
+
+int shadow_origin_delete_snap(struct shadow_origin *o, u32 epoch)
+{
+	struct shadow_store *store = o->store;
+	int r;
+
+	mutex_lock(&store->commit_lock);
+	r = shadow_store_delete_snap(store, epoch, false);
+	mutex_unlock(&store->commit_lock);
+	check_water(o);
+	return r;
+}
+
+int shadow_origin_set_readonly(struct shadow_origin *o, u32 epoch)
+{
+	struct shadow_store *store = o->store;
+	int r;
+
+	mutex_lock(&store->commit_lock);
+	r = shadow_store_set_readonly(store, epoch);
+	mutex_unlock(&store->commit_lock);
+	return r;
+}
+
+/*
+ * --------------------------------------------------------------
+ * Setup
+ * --------------------------------------------------------------
+ */
+
+int shadow_cow_init(struct shadow_origin *o, char **error)
+{
+	unsigned int i;
+
+	spin_lock_init(&o->cell_lock);
+	for (i = 0; i < SHADOW_CELL_BUCKETS; i++)
+		INIT_HLIST_HEAD(&o->cells[i]);
+	spin_lock_init(&o->gate_lock);
+	INIT_LIST_HEAD(&o->gated);
+	atomic_set(&o->inflight, 0);
+	init_waitqueue_head(&o->drain_wq);
+	spin_lock_init(&o->list_lock);
+	INIT_LIST_HEAD(&o->retry);
+	INIT_LIST_HEAD(&o->cow);
+	INIT_LIST_HEAD(&o->copied);
+	mutex_init(&o->event_lock);
+	INIT_WORK(&o->worker, do_worker);
+	INIT_WORK(&o->committer, do_commit);
+
+	o->preserved = kvcalloc(BITS_TO_LONGS(o->nr_chunks), sizeof(long),
+				GFP_KERNEL);
+	if (!o->preserved) {
+		*error = "Cannot allocate preserved bitmap";
+		return -ENOMEM;
+	}
+	o->wq = alloc_workqueue("dm-" DM_MSG_PREFIX, WQ_MEM_RECLAIM, 0);
+	if (!o->wq) {
+		*error = "Cannot allocate workqueue";
+		goto bad_wq;
+	}
+	o->kc = dm_kcopyd_client_create(NULL);
+	if (IS_ERR(o->kc)) {
+		*error = "Cannot create kcopyd client";
+		goto bad_kc;
+	}
+	return 0;
+
+bad_kc:
+	destroy_workqueue(o->wq);
+bad_wq:
+	kvfree(o->preserved);
+	return -ENOMEM;
+}
+
+void shadow_cow_exit(struct shadow_origin *o)
+{
+	flush_workqueue(o->wq);
+	dm_kcopyd_client_destroy(o->kc);
+	flush_workqueue(o->wq);
+	destroy_workqueue(o->wq);
+	kvfree(o->preserved);
+}

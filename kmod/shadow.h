@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dm-shadow internal interfaces between the dm face (shadow-target.c) and
+ * the data path (shadow-cow.c).
+ */
+#ifndef DM_SHADOW_H
+#define DM_SHADOW_H
+
+#include <linux/bio.h>
+#include <linux/device-mapper.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "shadow-store.h"
+
+#define SHADOW_CELL_BUCKETS	256
+
+enum shadow_overflow {
+	SHADOW_OVERFLOW_DROP_OLDEST,
+	SHADOW_OVERFLOW_INVALIDATE,
+};
+
+/**
+ * struct shadow_origin - one origin and its store, shared by the origin
+ * target (across table reloads) and the snapshot targets that read it.
+ *
+ * @list: entry in the global registry (shadow_registry_lock).
+ * @refs: targets using this origin (shadow_registry_lock).
+ * @md_dev: dev_t of the origin's mapped device.
+ * @store_dev: dev_t of the store device (registry key).
+ * @origin_bdev: the device under the origin.
+ * @store_bdev: the store device.
+ * @store: metadata and index.
+ * @chunk_shift: log2 of the chunk size in sectors.
+ * @origin_sectors: origin size when the origin target was built.
+ * @nr_chunks: origin chunks covered by @preserved.
+ * @preserved: bit per origin chunk: preserved since the newest snapshot.
+ * @overflow: policy when the store is full.
+ * @low_water: usage percentage raising the first event (0: off).
+ * @high_water: usage percentage raising the second event (0: off).
+ * @water_state: thresholds already signalled (bit 0 low, bit 1 high).
+ * @event_lock: protects @event_ti (a mutex: dm_table_event() sleeps).
+ * @event_ti: origin target that receives dm events.
+ * @cell_lock: protects @cells.
+ * @cells: chunks currently locked, each by a struct shadow_io.
+ * @gate_lock: protects @gate_closed and @gated.
+ * @gate_closed: snapshot creations waiting for origin writes to drain.
+ * @gated: origin writes held while the gate is closed.
+ * @inflight: origin writes admitted and not yet completed.
+ * @drain_wq: woken when @inflight drops to zero.
+ * @list_lock: protects @retry, @cow and @copied.
+ * @retry: bios to run again (chunk lock granted, gate opened).
+ * @cow: chunk copies to start.
+ * @copied: finished copies waiting for the next commit.
+ * @wq: workqueue for @worker and @committer.
+ * @worker: starts copies and re-runs held bios.
+ * @committer: group-commits finished copies and releases their bios.
+ * @kc: kcopyd client for chunk copies.
+ */
+struct shadow_origin {
+	struct list_head list;
+	unsigned int refs;
+	dev_t md_dev;
+	dev_t store_dev;
+	struct block_device *origin_bdev;
+	struct block_device *store_bdev;
+	struct shadow_store *store;
+
+	unsigned int chunk_shift;
+	sector_t origin_sectors;
+	u32 nr_chunks;
+	unsigned long *preserved;
+
+	enum shadow_overflow overflow;
+	unsigned int low_water;
+	unsigned int high_water;
+	unsigned long water_state;
+	struct mutex event_lock;
+	struct dm_target *event_ti;
+
+	spinlock_t cell_lock;
+	struct hlist_head cells[SHADOW_CELL_BUCKETS];
+
+	spinlock_t gate_lock;
+	unsigned int gate_closed;
+	struct list_head gated;
+	atomic_t inflight;
+	wait_queue_head_t drain_wq;
+
+	spinlock_t list_lock;
+	struct list_head retry;
+	struct list_head cow;
+	struct list_head copied;
+	struct workqueue_struct *wq;
+	struct work_struct worker;
+	struct work_struct committer;
+	struct dm_kcopyd_client *kc;
+};
+
+/**
+ * struct shadow_snapdev - a snapshot target instance.
+ * @ti: the target.
+ * @o: the origin it reads.
+ * @snap: the snapshot.
+ * @origin_md: the origin's mapped device (held so it cannot go away).
+ * @origin_dev: the device under the origin.
+ * @store_dev: the store.
+ * @writable: table asked for rw.
+ */
+struct shadow_snapdev {
+	struct dm_target *ti;
+	struct shadow_origin *o;
+	struct shadow_snap *snap;
+	struct dm_dev *origin_md;
+	struct dm_dev *origin_dev;
+	struct dm_dev *store_dev;
+	bool writable;
+};
+
+enum shadow_io_kind {
+	SHADOW_IO_ORIGIN_WRITE,
+	SHADOW_IO_SNAP_READ,
+	SHADOW_IO_SNAP_WRITE,
+};
+
+#define SHADOW_IO_INFLIGHT	(1U << 0)	/* counted in o->inflight */
+#define SHADOW_IO_HOLDS_CELL	(1U << 1)	/* release chunk lock at end_io */
+#define SHADOW_IO_GATED		(1U << 2)	/* must pass the gate again */
+
+/**
+ * struct shadow_io - per-bio data of both targets.
+ * @entry: on a work list or a chunk lock's wait list.
+ * @cell_node: in o->cells while this bio holds the chunk lock.
+ * @waiters: bios waiting for the chunk lock this bio holds.
+ * @bio: the bio.
+ * @o: the origin.
+ * @sd: the snapshot device, NULL for origin bios.
+ * @chunk: origin chunk the bio touches.
+ * @store_chunk: store chunk reserved for a copy.
+ * @kind: enum shadow_io_kind.
+ * @flags: SHADOW_IO_* bits.
+ * @copy_error: the chunk copy failed.
+ */
+struct shadow_io {
+	struct list_head entry;
+	struct hlist_node cell_node;
+	struct list_head waiters;
+	struct bio *bio;
+	struct shadow_origin *o;
+	struct shadow_snapdev *sd;
+	u32 chunk;
+	u32 store_chunk;
+	u8 kind;
+	u8 flags;
+	bool copy_error;
+};
+
+int shadow_cow_init(struct shadow_origin *o, char **error);
+void shadow_cow_exit(struct shadow_origin *o);
+
+int shadow_origin_map(struct dm_target *ti, struct shadow_origin *o,
+		      struct bio *bio);
+int shadow_snap_map(struct shadow_snapdev *sd, struct bio *bio);
+int shadow_end_io(struct bio *bio, blk_status_t *error);
+
+int shadow_origin_create_snap(struct shadow_origin *o, const char *label,
+			      u32 *epoch);
+int shadow_origin_delete_snap(struct shadow_origin *o, u32 epoch);
+int shadow_origin_set_readonly(struct shadow_origin *o, u32 epoch);
+
+#endif /* DM_SHADOW_H */
