@@ -3,6 +3,8 @@
 # 120 snapshots with writes in between; every snapshot verified against
 # the checksum taken at its creation.  Also checks that the first write
 # after many snapshots copies one chunk, not one per snapshot.
+# timeout: 900
+
 . "$(dirname "$0")/lib/shadow.sh"
 
 N=${N:-120}

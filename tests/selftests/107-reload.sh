@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Snapshots survive removal and re-creation of the origin table, a table
 # reload (swap), and many journal commits (checkpoint).
+# timeout: 900
+
 . "$(dirname "$0")/lib/shadow.sh"
 
 require md5sum dd

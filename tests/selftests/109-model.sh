@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Seeded random operations against a reference model (model.py).
 # SEED and STEPS may be set in the environment; the seed is printed.
+# timeout: 900
+
 . "$(dirname "$0")/lib/shadow.sh"
 
 require python3
