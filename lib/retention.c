@@ -412,6 +412,22 @@ static const struct setting *find_setting(const char *key)
 	return NULL;
 }
 
+/* A count setting's value, with the setting's own wording on error. */
+static int parse_count(const struct setting *s, const char *v,
+		       const char *what, unsigned long *u, char *err,
+		       size_t errlen)
+{
+	int r = parse_uint(v, SHADOW_RET_MAX_COUNT, u);
+
+	if (r == -ERANGE)
+		set_err(err, errlen, "%s: '%s' is too large (at most %d)",
+			s->name, v, SHADOW_RET_MAX_COUNT);
+	else if (r)
+		set_err(err, errlen, "%s: '%s' is not a count (%s)", s->name,
+			v, what);
+	return r;
+}
+
 static int apply_setting(struct shadow_ret_policy *p, const struct setting *s,
 			 const char *v, char *err, size_t errlen)
 {
@@ -426,35 +442,15 @@ static int apply_setting(struct shadow_ret_policy *p, const struct setting *s,
 			*(int *)field = SHADOW_RET_UNLIMITED;
 			return 0;
 		}
-		r = parse_uint(v, SHADOW_RET_MAX_COUNT, &u);
-		if (r == -ERANGE) {
-			set_err(err, errlen,
-				"%s: '%s' is too large (at most %d)", s->name,
-				v, SHADOW_RET_MAX_COUNT);
+		if (parse_count(s, v, "a whole number or 'unlimited'", &u, err,
+				errlen))
 			return -EINVAL;
-		}
-		if (r) {
-			set_err(err, errlen,
-				"%s: '%s' is not a count (a whole number or 'unlimited')",
-				s->name, v);
-			return -EINVAL;
-		}
 		*(int *)field = (int)u;
 		return 0;
 	case S_MAX_COUNT:
-		r = parse_uint(v, SHADOW_RET_MAX_COUNT, &u);
-		if (r == -ERANGE) {
-			set_err(err, errlen,
-				"%s: '%s' is too large (at most %d)", s->name,
-				v, SHADOW_RET_MAX_COUNT);
+		if (parse_count(s, v, "a whole number, 0 for no cap", &u, err,
+				errlen))
 			return -EINVAL;
-		}
-		if (r) {
-			set_err(err, errlen,
-				"%s: '%s' is not a count (a whole number, 0 for no cap)",
-				s->name, v);
-			return -EINVAL;
-		}
 		*(unsigned int *)field = (unsigned int)u;
 		return 0;
 	case S_DURATION:
