@@ -607,6 +607,25 @@ static struct target_type origin_target = {
  * --------------------------------------------------------------
  */
 
+/*
+ * The origin's mapped device, as "major:minor" or a path.  It is only
+ * looked up here: dm_get_device() would claim it, and a filesystem mounted
+ * on the origin already has.
+ */
+static int parse_dev(const char *arg, dev_t *dev)
+{
+	unsigned int major, minor;
+	char dummy;
+
+	if (sscanf(arg, "%u:%u%c", &major, &minor, &dummy) == 2) {
+		*dev = MKDEV(major, minor);
+		if (MAJOR(*dev) != major || MINOR(*dev) != minor)
+			return -EOVERFLOW;
+		return 0;
+	}
+	return lookup_bdev(arg, dev);
+}
+
 static int snap_get_dev(struct dm_target *ti, dev_t dev, fmode_t mode,
 			struct dm_dev **result)
 {
@@ -628,6 +647,7 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	bool table_rw = dm_table_get_mode(ti->table) & FMODE_WRITE;
 	struct shadow_snapdev *sd;
 	struct shadow_origin *o;
+	dev_t md_dev;
 	u32 id;
 	int r;
 
@@ -662,14 +682,20 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto out_free;
 	}
 
-	r = dm_get_device(ti, argv[0], FMODE_READ, &sd->origin_md);
+	r = parse_dev(argv[0], &md_dev);
 	if (r) {
+		ti->error = "Invalid origin device";
+		goto out_free;
+	}
+	sd->origin_md = blkdev_get_by_dev(md_dev, FMODE_READ, NULL);
+	if (IS_ERR(sd->origin_md)) {
 		ti->error = "Error opening origin device";
+		r = PTR_ERR(sd->origin_md);
 		goto out_free;
 	}
 
 	mutex_lock(&shadow_registry_lock);
-	o = find_by_md(sd->origin_md->bdev->bd_dev);
+	o = find_by_md(md_dev);
 	if (o)
 		o->refs++;
 	mutex_unlock(&shadow_registry_lock);
@@ -730,7 +756,7 @@ out_origin_dev:
 out_origin:
 	origin_put(o);
 out_md:
-	dm_put_device(ti, sd->origin_md);
+	blkdev_put(sd->origin_md, FMODE_READ);
 out_free:
 	kfree(sd);
 	return r;
@@ -744,7 +770,7 @@ static void snap_dtr(struct dm_target *ti)
 	dm_put_device(ti, sd->store_dev);
 	dm_put_device(ti, sd->origin_dev);
 	origin_put(sd->o);
-	dm_put_device(ti, sd->origin_md);
+	blkdev_put(sd->origin_md, FMODE_READ);
 	kfree(sd);
 }
 
@@ -771,7 +797,8 @@ static void snap_status(struct dm_target *ti, status_type_t type,
 		       "Invalid" : "valid");
 		break;
 	case STATUSTYPE_TABLE:
-		DMEMIT("%s %u %s", sd->origin_md->name, sd->snap->epoch,
+		DMEMIT("%u:%u %u %s", MAJOR(sd->origin_md->bd_dev),
+		       MINOR(sd->origin_md->bd_dev), sd->snap->epoch,
 		       sd->writable ? "rw" : "ro");
 		break;
 	case STATUSTYPE_IMA:

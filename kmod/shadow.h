@@ -105,7 +105,9 @@ struct shadow_origin {
  * @ti: the target.
  * @o: the origin it reads.
  * @snap: the snapshot.
- * @origin_md: the origin's mapped device (held so it cannot go away).
+ * @origin_md: the origin's mapped device, held open (not claimed: a
+ *	filesystem mounted on the origin claims it) so that the origin
+ *	cannot be removed while the snapshot is active.
  * @origin_dev: the device under the origin.
  * @store_dev: the store.
  * @writable: table asked for rw.
@@ -114,7 +116,7 @@ struct shadow_snapdev {
 	struct dm_target *ti;
 	struct shadow_origin *o;
 	struct shadow_snap *snap;
-	struct dm_dev *origin_md;
+	struct block_device *origin_md;
 	struct dm_dev *origin_dev;
 	struct dm_dev *store_dev;
 	bool writable;

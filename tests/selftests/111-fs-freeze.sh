@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# ext4 and xfs on the origin: a snapshot taken with the filesystem frozen
-# is clean (e2fsck -fn, xfs_repair -n), mounts read-only, and holds exactly
-# the files as they were at the freeze while the live filesystem changes.
+# ext4 and xfs on the origin: snapshots taken with the filesystem frozen
+# hold exactly the files as they were at the freeze while the live
+# filesystem changes; a read-only one mounts read-only (xfs: norecovery,
+# its log is not clean after a freeze), a writable one mounts, replays its
+# log and is then clean (e2fsck -fn, xfs_repair -n).
 
 # timeout: 900
 
@@ -15,7 +17,7 @@ live=$mnt/live
 snapmnt=$mnt/snap
 mkdir -p "$live" "$snapmnt"
 trap 'umount "$live" "$snapmnt" 2>/dev/null; cleanup_all; rm -rf "$mnt"' EXIT
-tap_header 10
+tap_header 14
 
 fs_clean() {
 	case $1 in
@@ -42,7 +44,8 @@ fs_round() {
 	mkdir -p "$live"/dir && cp "$live"/file1* "$live"/dir/
 
 	fsfreeze -f "$live"
-	id=$(snap_create "$fs-frozen")
+	ro_id=$(snap_create "$fs-ro")
+	rw_id=$(snap_create "$fs-rw")
 	fsfreeze -u "$live"
 	sums_then=$(cd "$live" && find . -type f | sort | xargs md5sum)
 
@@ -53,20 +56,36 @@ fs_round() {
 	rm -f "$live"/file20
 	sync
 
-	snap_up snap1 "$id" || { not_ok "$fs: snapshot device"; return; }
-	check "$fs: the snapshot is clean (e2fsck -fn / xfs_repair -n)" \
-		fs_clean "$fs" /dev/mapper/snap1
+	# Read-only copy.  A frozen xfs still has a log to replay, which a
+	# read-only device cannot take: mount it without recovery (the data
+	# is complete, the freeze wrote it).
+	snap_up snapro "$ro_id" ro || { not_ok "$fs: read-only snapshot device"; return; }
 	local opts=ro
-	[ "$fs" = xfs ] && opts=ro,nouuid
-	check "$fs: snapshot mounts read-only" mount -o "$opts" /dev/mapper/snap1 "$snapmnt"
+	[ "$fs" = xfs ] && opts=ro,nouuid,norecovery
+	check "$fs: read-only snapshot mounts ($opts)" mount -o "$opts" /dev/mapper/snapro "$snapmnt"
 	sums_snap=$(cd "$snapmnt" && find . -type f | sort | xargs md5sum)
-	check "$fs: snapshot holds the files as they were at the freeze" \
+	check "$fs: read-only snapshot holds the files as they were at the freeze" \
 		[ "$sums_snap" = "$sums_then" ]
+	umount "$snapmnt"
+	snap_down snapro
+
+	# Writable copy: the filesystem replays its log into the snapshot's
+	# private chunks, and is clean afterwards.
+	snap_up snaprw "$rw_id" rw || { not_ok "$fs: writable snapshot device"; return; }
+	opts=rw
+	[ "$fs" = xfs ] && opts=rw,nouuid
+	check "$fs: writable snapshot mounts and recovers" mount -o "$opts" /dev/mapper/snaprw "$snapmnt"
+	sums_snap=$(cd "$snapmnt" && find . -type f | sort | xargs md5sum)
+	check "$fs: writable snapshot holds the files as they were at the freeze" \
+		[ "$sums_snap" = "$sums_then" ]
+	umount "$snapmnt"
+	check "$fs: the snapshot is clean (e2fsck -fn / xfs_repair -n)" \
+		fs_clean "$fs" /dev/mapper/snaprw
+	snap_down snaprw
+
 	check "$fs: the live filesystem has changed" \
 		[ "$(cd "$live" && find . -type f | sort | xargs md5sum)" != "$sums_then" ]
-	umount "$snapmnt"
 	umount "$live"
-	snap_down snap1
 	check "$fs: origin filesystem is clean after the test" \
 		fs_clean "$fs" /dev/mapper/vol
 	cleanup_all
