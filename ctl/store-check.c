@@ -79,6 +79,7 @@ struct snap {
 	uint32_t shared_head;
 	uint32_t private_head;
 	uint32_t prev, next;	/* live list, by epoch */
+	uint64_t ctime;		/* ns since the Unix epoch, 0: unknown */
 	char label[SHADOW_LABEL_LEN + 1];
 };
 
@@ -211,6 +212,13 @@ static int apply(const struct shadow_disk_jentry *e, uint32_t seq,
 			bad_entry("set-read-only of snapshot %u, which is not live",
 				  epoch);
 		s->ro = true;
+		return 0;
+	case SHADOW_JE_SNAP_TIME:
+		s = snap_get(epoch);
+		if (!s)
+			bad_entry("creation time of snapshot %u, which is not live",
+				  epoch);
+		s->ctime = le64toh(e->val.value);
 		return 0;
 	case SHADOW_JE_INVALIDATE:
 		for (s = oldest ? &snaps[oldest] : NULL; s;
@@ -386,8 +394,10 @@ report:
 	printf("snapshots: %u live, epoch %u\n", nr_live, cur_epoch);
 	if (verbose)
 		for (i = oldest; i; i = snaps[i].next)
-			printf("  %u %s %s %.24s\n", i, snaps[i].ro ? "ro" : "rw",
+			printf("  %u %s %s %llu %.24s\n", i,
+			       snaps[i].ro ? "ro" : "rw",
 			       snaps[i].invalid ? "invalid" : "valid",
+			       (unsigned long long)(snaps[i].ctime / 1000000000),
 			       snaps[i].label);
 	printf("%s\n", nr_errors ? "INCONSISTENT" : "clean");
 	return nr_errors ? 1 : 0;

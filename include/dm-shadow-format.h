@@ -97,6 +97,7 @@ enum shadow_jentry_type {
 	SHADOW_JE_SNAP_SET_RO = 4,	/* epoch: snapshot made read-only */
 	SHADOW_JE_RECORD = 5,		/* rec: preserved or private chunk */
 	SHADOW_JE_INVALIDATE = 6,	/* snapshots in (rec.chunk, epoch] invalid */
+	SHADOW_JE_SNAP_TIME = 7,	/* epoch: creation time; val.value */
 };
 
 /* jentry flags */
@@ -119,8 +120,11 @@ enum shadow_jentry_type {
  * @rec.reserved: zero.
  * @snap: SNAP_CREATE payload.
  * @snap.label: snapshot label, NUL padded, not necessarily terminated.
- * @val: EPOCH payload.
- * @val.value: the epoch counter.
+ * @val: EPOCH and SNAP_TIME payload.
+ * @val.value: the epoch counter; for SNAP_TIME the creation time of
+ *	snapshot @epoch in nanoseconds since the Unix epoch (it follows the
+ *	SNAP_CREATE entry in the same commit; a snapshot without one has an
+ *	unknown creation time).
  * @val.reserved: zero.
  */
 struct shadow_disk_jentry {

@@ -98,15 +98,54 @@ static bool gate_enter(struct shadow_origin *o, struct shadow_io *io)
 	return true;
 }
 
-static void gate_close_and_drain(struct shadow_origin *o)
+/**
+ * shadow_gate_close() - hold new origin writes
+ * @o: the origin
+ *
+ * Writes that arrive from now on wait until shadow_gate_open().  Writes
+ * already admitted go on; shadow_gate_drain() waits for them.  Gates
+ * nest: each close needs one open.
+ */
+void shadow_gate_close(struct shadow_origin *o)
 {
 	spin_lock(&o->gate_lock);
 	o->gate_closed++;
 	spin_unlock(&o->gate_lock);
-	wait_event(o->drain_wq, !atomic_read(&o->inflight));
 }
 
-static void gate_open(struct shadow_origin *o)
+/**
+ * shadow_gate_drain() - wait for the admitted origin writes to complete
+ * @o: the origin, gate closed
+ * @timeout: jiffies left; updated, MAX_SCHEDULE_TIMEOUT for no bound
+ *
+ * Return: true when drained, false when @timeout ran out first.
+ */
+bool shadow_gate_drain(struct shadow_origin *o, long *timeout)
+{
+	long left;
+
+	left = wait_event_timeout(o->drain_wq, !atomic_read(&o->inflight),
+				  *timeout);
+	if (!left)
+		return false;
+	if (*timeout != MAX_SCHEDULE_TIMEOUT)
+		*timeout = left;
+	return true;
+}
+
+static void gate_close_and_drain(struct shadow_origin *o)
+{
+	long forever = MAX_SCHEDULE_TIMEOUT;
+
+	shadow_gate_close(o);
+	shadow_gate_drain(o, &forever);
+}
+
+/**
+ * shadow_gate_open() - let held origin writes go
+ * @o: the origin
+ */
+void shadow_gate_open(struct shadow_origin *o)
 {
 	LIST_HEAD(held);
 
@@ -164,27 +203,46 @@ static void shadow_event(struct shadow_origin *o)
 	mutex_unlock(&o->event_lock);
 }
 
+/*
+ * Signals the first failure of the store once: a dm event and a netlink
+ * event.  Called after anything that may have failed the store.
+ */
+static void check_failed(struct shadow_origin *o)
+{
+	if (!READ_ONCE(o->store->failed) ||
+	    test_and_set_bit(SHADOW_WATER_FAILED, &o->water_state))
+		return;
+	shadow_nl_notify(o, SHADOW_EVENT_STORE_FAIL, 0);
+	shadow_event(o);
+}
+
 /* Raises an event when store usage crosses low_water or high_water. */
 static void check_water(struct shadow_origin *o)
 {
 	struct shadow_store *store = o->store;
-	unsigned int pct;
+	unsigned int pct, low, high;
 
 	spin_lock(&store->lock);
 	pct = div_u64((u64)store->nr_used * 100, store->nr_data_chunks);
 	spin_unlock(&store->lock);
 
-	if (o->low_water && pct >= o->low_water) {
-		if (!test_and_set_bit(0, &o->water_state))
+	low = READ_ONCE(o->low_water);
+	high = READ_ONCE(o->high_water);
+	if (low && pct >= low) {
+		if (!test_and_set_bit(SHADOW_WATER_LOW, &o->water_state)) {
+			shadow_nl_notify(o, SHADOW_EVENT_LOW_WATER, 0);
 			shadow_event(o);
+		}
 	} else {
-		clear_bit(0, &o->water_state);
+		clear_bit(SHADOW_WATER_LOW, &o->water_state);
 	}
-	if (o->high_water && pct >= o->high_water) {
-		if (!test_and_set_bit(1, &o->water_state))
+	if (high && pct >= high) {
+		if (!test_and_set_bit(SHADOW_WATER_HIGH, &o->water_state)) {
+			shadow_nl_notify(o, SHADOW_EVENT_HIGH_WATER, 0);
 			shadow_event(o);
+		}
 	} else {
-		clear_bit(1, &o->water_state);
+		clear_bit(SHADOW_WATER_HIGH, &o->water_state);
 	}
 }
 
@@ -216,6 +274,7 @@ static int handle_overflow(struct shadow_origin *o)
 		r = shadow_store_delete_snap(store, epoch, true);
 		if (r)
 			break;
+		shadow_nl_notify(o, SHADOW_EVENT_SNAP_DROP, epoch);
 		spin_lock(&store->lock);
 		epoch = shadow_store_oldest(store);
 		spin_unlock(&store->lock);
@@ -224,6 +283,7 @@ out:
 	mutex_unlock(&store->commit_lock);
 	if (!r)
 		shadow_event(o);
+	check_failed(o);
 	return r;
 }
 
@@ -548,6 +608,7 @@ static void commit_one(struct shadow_origin *o, struct shadow_io *io)
 		DMERR("copy of chunk %u failed: invalidating snapshots",
 		      io->chunk);
 		shadow_store_invalidate(store, lo, hi);
+		shadow_nl_notify(o, SHADOW_EVENT_SNAP_INVALID, hi);
 		io->copy_error = false;
 		return;
 	}
@@ -608,6 +669,7 @@ static void do_commit(struct work_struct *work)
 		list_del(&io->entry);
 		finish_io(o, io);
 	}
+	check_failed(o);
 	check_water(o);
 }
 
@@ -675,32 +737,79 @@ static void do_worker(struct work_struct *work)
  */
 
 /**
+ * shadow_origin_cut() - commit a new snapshot of a drained origin
+ * @o: the origin; its gate is closed and drained
+ * @label: optional label
+ * @epoch: the new snapshot's id
+ *
+ * Commits the new epoch and clears the preserved bits.  No data is
+ * copied.  The snapshot is announced when the gate opens, by the caller.
+ *
+ * Return: 0 or a negative errno.
+ */
+int shadow_origin_cut(struct shadow_origin *o, const char *label, u32 *epoch)
+{
+	struct shadow_store *store = o->store;
+	int r;
+
+	if (!store->writable)
+		return -EROFS;
+	mutex_lock(&store->commit_lock);
+	r = shadow_store_create_snap(store, label, epoch);
+	if (!r)
+		bitmap_zero(o->preserved, o->nr_chunks);
+	mutex_unlock(&store->commit_lock);
+	check_failed(o);
+	return r;
+}
+
+/**
+ * shadow_origin_uncut() - take back a snapshot cut under the same gate
+ * @o: the origin; its gate is still closed
+ * @epoch: the snapshot shadow_origin_cut() returned
+ *
+ * No origin write has run since the cut, so the snapshot holds nothing
+ * and the newest snapshot before it reads the same as before.  The
+ * preserved bits were cleared by the cut; they only make the next write
+ * to each chunk check the index again.
+ *
+ * Return: 0 or a negative errno.
+ */
+int shadow_origin_uncut(struct shadow_origin *o, u32 epoch)
+{
+	struct shadow_store *store = o->store;
+	int r;
+
+	mutex_lock(&store->commit_lock);
+	r = shadow_store_delete_snap(store, epoch, false);
+	mutex_unlock(&store->commit_lock);
+	check_failed(o);
+	return r;
+}
+
+/**
  * shadow_origin_create_snap() - cut a new snapshot of the origin
  * @o: the origin
  * @label: optional label
  * @epoch: the new snapshot's id
  *
  * Holds new origin writes, waits for admitted ones to complete, commits
- * the new epoch, clears the preserved bits, then lets the writes go.
- * No data is copied.
+ * the new epoch, then lets the writes go.  No data is copied.
  *
  * Return: 0 or a negative errno.
  */
 int shadow_origin_create_snap(struct shadow_origin *o, const char *label,
 			      u32 *epoch)
 {
-	struct shadow_store *store = o->store;
 	int r;
 
 	gate_close_and_drain(o);
-	mutex_lock(&store->commit_lock);
-	r = shadow_store_create_snap(store, label, epoch);
-	if (!r)
-		bitmap_zero(o->preserved, o->nr_chunks);
-	mutex_unlock(&store->commit_lock);
-	gate_open(o);
-	if (!r)
+	r = shadow_origin_cut(o, label, epoch);
+	shadow_gate_open(o);
+	if (!r) {
+		shadow_nl_notify(o, SHADOW_EVENT_SNAP_CREATE, *epoch);
 		check_water(o);
+	}
 	return r;
 }
 
@@ -709,9 +818,14 @@ int shadow_origin_delete_snap(struct shadow_origin *o, u32 epoch)
 	struct shadow_store *store = o->store;
 	int r;
 
+	if (!store->writable)
+		return -EROFS;
 	mutex_lock(&store->commit_lock);
 	r = shadow_store_delete_snap(store, epoch, false);
 	mutex_unlock(&store->commit_lock);
+	if (!r)
+		shadow_nl_notify(o, SHADOW_EVENT_SNAP_DELETE, epoch);
+	check_failed(o);
 	check_water(o);
 	return r;
 }
@@ -721,10 +835,40 @@ int shadow_origin_set_readonly(struct shadow_origin *o, u32 epoch)
 	struct shadow_store *store = o->store;
 	int r;
 
+	if (!store->writable)
+		return -EROFS;
 	mutex_lock(&store->commit_lock);
 	r = shadow_store_set_readonly(store, epoch);
 	mutex_unlock(&store->commit_lock);
+	if (!r)
+		shadow_nl_notify(o, SHADOW_EVENT_SNAP_SET_RO, epoch);
+	check_failed(o);
 	return r;
+}
+
+/**
+ * shadow_origin_set_water() - change the usage thresholds
+ * @o: the origin
+ * @low: low threshold, percent, 0 for off
+ * @high: high threshold, percent, 0 for off
+ *
+ * A threshold already reached is signalled again when it is reached
+ * after the change.
+ */
+void shadow_origin_set_water(struct shadow_origin *o, unsigned int low,
+			     unsigned int high)
+{
+	WRITE_ONCE(o->low_water, low);
+	WRITE_ONCE(o->high_water, high);
+	clear_bit(SHADOW_WATER_LOW, &o->water_state);
+	clear_bit(SHADOW_WATER_HIGH, &o->water_state);
+	check_water(o);
+}
+
+/* Re-checks the thresholds after a batch of changes (group cut). */
+void shadow_origin_changed(struct shadow_origin *o)
+{
+	check_water(o);
 }
 
 /*

@@ -23,6 +23,7 @@
 #include <linux/device-mapper.h>
 #include <linux/random.h>
 #include <linux/slab.h>
+#include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
 
 #include "shadow-store.h"
@@ -555,6 +556,14 @@ static int store_checkpoint(struct shadow_store *store)
 		e->flags = cpu_to_le16(flags);
 		e->epoch = cpu_to_le32(snap->epoch);
 		memcpy(e->snap.label, snap->label, SHADOW_LABEL_LEN);
+		if (!snap->ctime)
+			continue;
+		e = cp_entry(&ctx);
+		if (IS_ERR(e))
+			return PTR_ERR(e);
+		e->type = cpu_to_le16(SHADOW_JE_SNAP_TIME);
+		e->epoch = cpu_to_le32(snap->epoch);
+		e->val.value = cpu_to_le64(snap->ctime);
 	}
 
 	for (x = 0; x < store->nr_data_chunks; x++) {
@@ -678,6 +687,13 @@ static int replay_entry(struct shadow_store *store,
 		if (!snap)
 			return -EINVAL;
 		snap->flags |= SHADOW_SNAP_RO;
+		return 0;
+
+	case SHADOW_JE_SNAP_TIME:
+		snap = find_snap(store, epoch);
+		if (!snap)
+			return -EINVAL;
+		snap->ctime = le64_to_cpu(e->val.value);
 		return 0;
 
 	case SHADOW_JE_INVALIDATE:
@@ -1218,6 +1234,15 @@ int shadow_store_create_snap(struct shadow_store *store, const char *label,
 	e->epoch = cpu_to_le32(snap->epoch);
 	memcpy(e->snap.label, lbl, SHADOW_LABEL_LEN);
 
+	/* a full stage is committed first: the time may land apart */
+	r = stage_entry(store, &e);
+	if (r)
+		return r;
+	snap->ctime = ktime_get_real_ns();
+	e->type = cpu_to_le16(SHADOW_JE_SNAP_TIME);
+	e->epoch = cpu_to_le32(snap->epoch);
+	e->val.value = cpu_to_le64(snap->ctime);
+
 	r = shadow_store_commit(store);
 	if (r)
 		return r;
@@ -1392,4 +1417,90 @@ u32 shadow_store_oldest(struct shadow_store *store)
 {
 	return list_empty(&store->snaps) ? 0 :
 		list_first_entry(&store->snaps, struct shadow_snap, list)->epoch;
+}
+
+/*
+ * --------------------------------------------------------------
+ * Queries for the control interface
+ * --------------------------------------------------------------
+ */
+
+/* The live snapshot @epoch or NULL.  Caller holds store->lock. */
+struct shadow_snap *shadow_store_find_snap(struct shadow_store *store,
+					   u32 epoch)
+{
+	return find_snap(store, epoch);
+}
+
+/**
+ * shadow_store_exclusive() - store chunks only @snap needs
+ * @store: the store
+ * @snap: a live snapshot
+ *
+ * What deleting @snap would free: its private chunks, and its shared
+ * records whose interval holds no other live snapshot.  Costs one hash
+ * chain walk per shared record of @snap.  Caller holds store->lock.
+ *
+ * Return: the number of store chunks.
+ */
+u64 shadow_store_exclusive(struct shadow_store *store,
+			   struct shadow_snap *snap)
+{
+	struct shadow_snap *prev = NULL;
+	u64 n = snap->nr_private;
+	u32 x;
+
+	if (!list_is_first(&snap->list, &store->snaps))
+		prev = list_prev_entry(snap, list);
+	for (x = snap->shared_head; x != SHADOW_NIL;
+	     x = store->rec[x].list_next)
+		if (!prev || last_hi_below(store, store->rec[x].chunk,
+					   snap->epoch) >= prev->epoch)
+			n++;
+	return n;
+}
+
+static void mark_private(struct shadow_store *store, struct shadow_snap *snap,
+			 unsigned long *changed, u32 nr_chunks)
+{
+	u32 x;
+
+	for (x = snap->private_head; x != SHADOW_NIL;
+	     x = store->rec[x].list_next)
+		if (store->rec[x].chunk < nr_chunks)
+			__set_bit(store->rec[x].chunk, changed);
+}
+
+/**
+ * shadow_store_diff() - origin chunks that differ between two points
+ * @store: the store
+ * @from: the earlier snapshot
+ * @to: a later snapshot, or NULL for the live origin
+ * @changed: bitmap of @nr_chunks bits, set for every chunk that differs
+ * @nr_chunks: origin chunks
+ *
+ * A shared record whose upper epoch e satisfies from <= e < to says that
+ * the origin chunk was overwritten after snapshot e was taken, so between
+ * the two points; records are keyed by live snapshots, so only the lists
+ * of the live snapshots in [from, to) are walked.  Private chunks of
+ * either snapshot differ too.  Caller holds store->lock.
+ */
+void shadow_store_diff(struct shadow_store *store, struct shadow_snap *from,
+		       struct shadow_snap *to, unsigned long *changed,
+		       u32 nr_chunks)
+{
+	struct shadow_snap *snap = from;
+	u32 x;
+
+	list_for_each_entry_from(snap, &store->snaps, list) {
+		if (snap == to)
+			break;
+		for (x = snap->shared_head; x != SHADOW_NIL;
+		     x = store->rec[x].list_next)
+			if (store->rec[x].chunk < nr_chunks)
+				__set_bit(store->rec[x].chunk, changed);
+	}
+	mark_private(store, from, changed, nr_chunks);
+	if (to)
+		mark_private(store, to, changed, nr_chunks);
 }

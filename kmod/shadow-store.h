@@ -50,6 +50,7 @@ struct shadow_rec {
  * @nr_shared: length of the @shared_head list.
  * @nr_private: length of the @private_head list.
  * @open_count: snapshot devices using it (store->lock).
+ * @ctime: creation time, ns since the Unix epoch (0: unknown).
  * @label: user label, NUL terminated.
  */
 struct shadow_snap {
@@ -61,6 +62,7 @@ struct shadow_snap {
 	u32 nr_shared;
 	u32 nr_private;
 	unsigned int open_count;
+	u64 ctime;
 	char label[SHADOW_LABEL_LEN + 1];
 };
 
@@ -151,6 +153,15 @@ struct shadow_snap *shadow_store_get_snap(struct shadow_store *store,
 void shadow_store_put_snap(struct shadow_store *store,
 			   struct shadow_snap *snap);
 u32 shadow_store_oldest(struct shadow_store *store);
+
+/* Queries for the control interface; caller holds store->lock. */
+struct shadow_snap *shadow_store_find_snap(struct shadow_store *store,
+					   u32 epoch);
+u64 shadow_store_exclusive(struct shadow_store *store,
+			   struct shadow_snap *snap);
+void shadow_store_diff(struct shadow_store *store, struct shadow_snap *from,
+		       struct shadow_snap *to, unsigned long *changed,
+		       u32 nr_chunks);
 
 /* Status; caller holds store->lock. */
 static inline u32 shadow_store_meta_used(struct shadow_store *store)

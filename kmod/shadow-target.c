@@ -55,11 +55,104 @@ static void origin_put(struct shadow_origin *o)
 		return;
 	}
 	list_del(&o->list);
+	shadow_nl_notify(o, SHADOW_EVENT_ORIGIN_REMOVE, 0);
 	mutex_unlock(&shadow_registry_lock);
 
 	shadow_cow_exit(o);
 	shadow_store_close(o->store);
 	kfree(o);
+}
+
+/*
+ * An origin is active while a shadow-origin table of it exists: a
+ * snapshot device may keep the shared state alive after the origin's
+ * table was replaced by another target, and nothing must be cut then.
+ */
+static struct mapped_device *origin_active_md(struct shadow_origin *o)
+{
+	struct mapped_device *md = NULL;
+
+	mutex_lock(&o->event_lock);
+	if (o->event_ti)
+		md = dm_table_get_md(o->event_ti->table);
+	mutex_unlock(&o->event_lock);
+	return md;
+}
+
+/**
+ * shadow_origin_get() - find an active origin by its mapped device
+ * @md_dev: device number of the origin's mapped device
+ * @mdp: set to the mapped device, held
+ *
+ * Holding the mapped device keeps its table, and so the devices the
+ * origin uses, until shadow_origin_put(): device-mapper waits for holders
+ * before it destroys a device.
+ *
+ * Return: the origin with a reference, or NULL.
+ */
+struct shadow_origin *shadow_origin_get(dev_t md_dev,
+					struct mapped_device **mdp)
+{
+	struct mapped_device *md = dm_get_md(md_dev);
+	struct shadow_origin *o;
+
+	if (!md)
+		return NULL;
+	mutex_lock(&shadow_registry_lock);
+	o = find_by_md(md_dev);
+	if (o && origin_active_md(o) == md)
+		o->refs++;
+	else
+		o = NULL;
+	mutex_unlock(&shadow_registry_lock);
+	if (!o) {
+		dm_put(md);
+		return NULL;
+	}
+	*mdp = md;
+	return o;
+}
+
+void shadow_origin_put(struct shadow_origin *o, struct mapped_device *md)
+{
+	origin_put(o);
+	dm_put(md);
+}
+
+/**
+ * shadow_origin_fill_each() - call @fn on every active origin
+ * @fn: callback; a non-zero return stops the walk
+ * @skip: origins to pass over first (a dump's position)
+ * @data: passed to @fn
+ *
+ * @fn runs under the registry lock and must not sleep for long; neither
+ * the origin nor its mapped device can go away meanwhile.
+ *
+ * Return: the position after the last origin @fn accepted.
+ */
+int shadow_origin_fill_each(int (*fn)(struct shadow_origin *o,
+				      struct mapped_device *md, void *data),
+			    unsigned long skip, void *data)
+{
+	struct shadow_origin *o;
+	struct mapped_device *md;
+	unsigned long pos = 0;
+
+	mutex_lock(&shadow_registry_lock);
+	list_for_each_entry(o, &shadow_registry, list) {
+		/*
+		 * @md stays: its table's destructor waits for the registry
+		 * lock in origin_put().
+		 */
+		md = origin_active_md(o);
+		if (!md)
+			continue;
+		if (pos >= skip && fn(o, md, data))
+			break;
+		pos++;
+	}
+	mutex_unlock(&shadow_registry_lock);
+	return pos;
 }
 
 /*
@@ -298,8 +391,9 @@ static int origin_create(struct origin_c *oc, dev_t md_dev, char **error)
 		goto bad_cow;
 
 	o->refs = 1;
-	list_add(&o->list, &shadow_registry);
+	list_add_tail(&o->list, &shadow_registry);
 	oc->o = o;
+	shadow_nl_notify(o, SHADOW_EVENT_ORIGIN_ADD, 0);
 	return 0;
 
 bad_cow:
@@ -545,8 +639,6 @@ static int origin_message(struct dm_target *ti, unsigned int argc,
 		return -EINVAL;
 
 	if (!strcasecmp(argv[0], "create") && argc <= 2) {
-		if (!o->store->writable)
-			return -EROFS;
 		r = shadow_origin_create_snap(o, argc == 2 ? argv[1] : NULL,
 					      &id);
 		if (r) {
@@ -558,15 +650,11 @@ static int origin_message(struct dm_target *ti, unsigned int argc,
 		return 1;
 	}
 	if (!strcasecmp(argv[0], "delete") && argc == 2) {
-		if (!o->store->writable)
-			return -EROFS;
 		if (parse_id(argv[1], &id))
 			return -EINVAL;
 		return shadow_origin_delete_snap(o, id);
 	}
 	if (!strcasecmp(argv[0], "set_readonly") && argc == 2) {
-		if (!o->store->writable)
-			return -EROFS;
 		if (parse_id(argv[1], &id))
 			return -EINVAL;
 		return shadow_origin_set_readonly(o, id);
@@ -839,25 +927,42 @@ static int __init dm_shadow_init(void)
 {
 	int r;
 
+	r = shadow_group_init();
+	if (r)
+		return r;
+	r = shadow_nl_init();
+	if (r) {
+		DMERR("register of the netlink family failed %d", r);
+		goto bad_nl;
+	}
 	r = dm_register_target(&origin_target);
 	if (r < 0) {
 		DMERR("register of shadow-origin failed %d", r);
-		return r;
+		goto bad_origin;
 	}
 	r = dm_register_target(&snap_target);
 	if (r < 0) {
 		DMERR("register of shadow failed %d", r);
-		dm_unregister_target(&origin_target);
-		return r;
+		goto bad_snap;
 	}
 	DMINFO("version %s loaded", DM_SHADOW_VERSION);
 	return 0;
+
+bad_snap:
+	dm_unregister_target(&origin_target);
+bad_origin:
+	shadow_nl_exit();
+bad_nl:
+	shadow_group_exit();
+	return r;
 }
 
 static void __exit dm_shadow_exit(void)
 {
 	dm_unregister_target(&snap_target);
 	dm_unregister_target(&origin_target);
+	shadow_nl_exit();
+	shadow_group_exit();
 }
 
 module_init(dm_shadow_init);

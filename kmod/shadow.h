@@ -14,9 +14,15 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include "dm-shadow-netlink.h"
 #include "shadow-store.h"
 
 #define SHADOW_CELL_BUCKETS	256
+
+/* shadow_origin.water_state bits */
+#define SHADOW_WATER_LOW	0
+#define SHADOW_WATER_HIGH	1
+#define SHADOW_WATER_FAILED	2
 
 enum shadow_overflow {
 	SHADOW_OVERFLOW_DROP_OLDEST,
@@ -41,7 +47,7 @@ enum shadow_overflow {
  * @overflow: policy when the store is full.
  * @low_water: usage percentage raising the first event (0: off).
  * @high_water: usage percentage raising the second event (0: off).
- * @water_state: thresholds already signalled (bit 0 low, bit 1 high).
+ * @water_state: SHADOW_WATER_* conditions already signalled.
  * @event_lock: protects @event_ti (a mutex: dm_table_event() sleeps).
  * @event_ti: origin target that receives dm events.
  * @cell_lock: protects @cells.
@@ -168,9 +174,45 @@ int shadow_origin_map(struct dm_target *ti, struct shadow_origin *o,
 int shadow_snap_map(struct shadow_snapdev *sd, struct bio *bio);
 int shadow_end_io(struct bio *bio, blk_status_t *error);
 
+void shadow_gate_close(struct shadow_origin *o);
+bool shadow_gate_drain(struct shadow_origin *o, long *timeout);
+void shadow_gate_open(struct shadow_origin *o);
+int shadow_origin_cut(struct shadow_origin *o, const char *label, u32 *epoch);
+int shadow_origin_uncut(struct shadow_origin *o, u32 epoch);
+void shadow_origin_changed(struct shadow_origin *o);
+
 int shadow_origin_create_snap(struct shadow_origin *o, const char *label,
 			      u32 *epoch);
 int shadow_origin_delete_snap(struct shadow_origin *o, u32 epoch);
 int shadow_origin_set_readonly(struct shadow_origin *o, u32 epoch);
+void shadow_origin_set_water(struct shadow_origin *o, unsigned int low,
+			     unsigned int high);
+
+/* Registry (shadow-target.c), for the control interface. */
+struct shadow_origin *shadow_origin_get(dev_t md_dev,
+					struct mapped_device **md);
+void shadow_origin_put(struct shadow_origin *o, struct mapped_device *md);
+int shadow_origin_fill_each(int (*fn)(struct shadow_origin *o,
+				      struct mapped_device *md, void *data),
+			    unsigned long skip, void *data);
+
+/* Generic netlink family (shadow-netlink.c). */
+int shadow_nl_init(void);
+void shadow_nl_exit(void);
+void shadow_nl_notify(struct shadow_origin *o, enum shadow_nl_event event,
+		      u32 id);
+
+/* Consistency-group cut (shadow-group.c). */
+struct shadow_group_member {
+	struct shadow_origin *o;
+	struct mapped_device *md;
+	u32 epoch;
+};
+
+int shadow_group_cut(struct shadow_group_member *m, unsigned int nr,
+		     bool freeze, unsigned int timeout_ms, const char *label,
+		     u64 *pause_us, const char **why);
+int shadow_group_init(void);
+void shadow_group_exit(void);
 
 #endif /* DM_SHADOW_H */
