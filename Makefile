@@ -6,6 +6,7 @@
 #   make deps            install the Debian packages the project needs
 #   make check [T=name]  unit tests, then the guest suite (T= one test)
 #   make demo            the main job, in a guest
+#   make bench [QUICK=1] fio: dm-shadow against dm-snapshot and dm-thin
 #   make install         module, programs, man pages (DESTDIR honoured)
 #
 # KDIR defaults to the build tree of the newest Debian 6.1 kernel installed
@@ -107,6 +108,18 @@ check-debug:
 	@$(MAKE) --no-print-directory user build/unit-tests
 	@scripts/check-debug $(if $(T),-t $(T))
 .PHONY: check-debug
+
+# The benchmark: fio in one guest, dm-shadow against dm-linear, dm-snapshot
+# and dm-thin (tests/bench/run, Documentation/benchmarks.rst).  Not part of
+# make check.  QUICK=1: one chunk size, 1 and 8 snapshots, a few minutes.
+bench:
+	@scripts/deps.sh
+	@scripts/deps.sh debian-packages-bench
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: all
+	@tests/bench/run $(if $(filter 1,$(QUICK)),--quick)
+.PHONY: bench bench-run
 
 # ---------------------------------------------------------------- install
 install: install-module install-user
