@@ -26,7 +26,7 @@ DESTDIR     ?=
 
 B           := build
 CC          ?= cc
-PKGS        := devmapper
+PKGS        := devmapper libnl-genl-3.0 libnl-3.0 smartcols
 CSTD        := -std=c11 -D_GNU_SOURCE
 WARN        := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	       -Wmissing-prototypes -Wno-unused-parameter

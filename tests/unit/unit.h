@@ -15,5 +15,6 @@ struct unit_suite {
 
 extern const struct unit_suite units_suite;
 extern const struct unit_suite retention_suite;
+extern const struct unit_suite shadow_nl_suite;
 
 #endif
