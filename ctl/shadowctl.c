@@ -16,8 +16,6 @@
 
 #include "shadowctl.h"
 
-#define EXIT_USAGE 2
-
 static const char *prog = "shadowctl";
 
 void ctl_err(const char *fmt, ...)
@@ -115,6 +113,10 @@ static int cmd_version(int argc, char **argv)
 static const struct ctl_command commands[] = {
 	{ "version", cmd_version, "show program and kernel target versions" },
 	{ "store", cmd_store, "check or dump a store offline" },
+	{ "origin", cmd_origin, "list and show origins, set water marks" },
+	{ "snapshot", cmd_snapshot, "create, delete, list snapshots" },
+	{ "diff", cmd_diff, "changed extents between two snapshots" },
+	{ "monitor", cmd_monitor, "print dm-shadow events as they happen" },
 };
 
 static void usage(FILE *f)
@@ -146,6 +148,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	dm_log_with_errno_init(dm_log_quiet);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(argv[1], commands[i].name)) {
 			optind = 1;

@@ -2,6 +2,8 @@
 #ifndef SHADOWCTL_H
 #define SHADOWCTL_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct ctl_command {
@@ -10,8 +12,39 @@ struct ctl_command {
 	const char *summary;
 };
 
+#define EXIT_USAGE 2
+
+struct shadow_dev;
+struct shadow_nl;
+struct shadow_nl_err;
+
 int cmd_store(int argc, char **argv);
+int cmd_origin(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
 
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ctl/nl.c: what the netlink commands share */
+
+/* "shadowctl: CMD: MESSAGE"; returns EXIT_FAILURE. */
+int ctl_nl_fail(const char *cmd, const struct shadow_nl_err *err);
+/* The family, or NULL after printing why. */
+struct shadow_nl *ctl_nl_open(const char *cmd);
+/* An origin spec's form; 0, or EXIT_USAGE after printing why. */
+int ctl_origin_syntax(const char *cmd, const char *spec);
+/* Resolve an origin spec; 0, or EXIT_FAILURE after printing why. */
+int ctl_origin_arg(const char *cmd, const char *spec, struct shadow_dev *dev);
+/* A snapshot id argument; 0, or EXIT_USAGE after printing why. */
+int ctl_snap_id_arg(const char *cmd, const char *s, uint32_t *id);
+/* Display name of an origin: @hint, its dm name, or MAJ:MIN. */
+const char *ctl_origin_name(struct shadow_dev dev, const char *hint,
+			    char *buf, size_t len);
+/* A size in bytes: raw digits or human units. */
+char *ctl_size(uint64_t bytes, int raw, char *buf, size_t len);
+/* Dispatch "GROUP CMD ARGS..." through @tab; help when CMD is missing. */
+int ctl_subcommand(const char *group, const struct ctl_command *tab, size_t n,
+		   int argc, char **argv);
 
 #endif

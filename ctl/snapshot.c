@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shadowctl snapshot create|delete|list|set-readonly and shadowctl diff,
+ * through the dm_shadow netlink family.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libsmartcols.h>
+
+#include "shadow-nl.h"
+#include "shadowctl.h"
+#include "units.h"
+
+/* ------------------------------------------------------------- create */
+
+static void create_help(void)
+{
+	printf("Usage: shadowctl snapshot create [--freeze] [--timeout MS] [--label LABEL]\n"
+	       "                                 [--json] [--verbose] ORIGIN...\n\n"
+	       "Cut one snapshot of each ORIGIN at one instant (a consistency\n"
+	       "group of up to %d origins).  Prints one line per origin:\n"
+	       "\"<origin name> <snapshot id>\".  On any failure nothing is kept.\n"
+	       "ORIGIN is a device-mapper name, a device path or MAJ:MIN.\n\n"
+	       "Options:\n"
+	       "  -f, --freeze         freeze the filesystems on the origins around the cut\n"
+	       "  -t, --timeout MS     time bound of freeze and cut (1 to %d, default %d)\n"
+	       "  -l, --label LABEL    label every new snapshot (at most %d bytes, no blanks)\n"
+	       "  -J, --json           JSON output\n"
+	       "  -v, --verbose        print how long writes were held, on stderr\n"
+	       "  -h, --help           this help\n",
+	       SHADOW_NL_GROUP_MAX, SHADOW_NL_TIMEOUT_MAX_MS,
+	       SHADOW_NL_TIMEOUT_DEFAULT_MS, SHADOW_NL_LABEL_MAX);
+}
+
+static int snap_create(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "freeze", no_argument, NULL, 'f' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = "snapshot create", *label = NULL;
+	struct shadow_nl_err err = { 0 };
+	struct shadow_created *out = NULL;
+	struct shadow_dev *devs = NULL;
+	uint32_t flags = 0, timeout = 0;
+	int c, r, json = 0, verbose = 0, ret = EXIT_FAILURE;
+	struct shadow_nl *nl = NULL;
+	uint64_t pause_us = 0;
+	char pbuf[16];
+	size_t i, n;
+
+	while ((c = getopt_long(argc, argv, "ft:l:Jvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			flags |= SHADOW_F_FREEZE;
+			break;
+		case 't':
+			if (shadow_parse_u32(optarg, 1, SHADOW_NL_TIMEOUT_MAX_MS,
+					     &timeout)) {
+				ctl_err("%s: timeout '%s' is not 1 to %d milliseconds",
+					cmd, optarg, SHADOW_NL_TIMEOUT_MAX_MS);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'l':
+			r = shadow_label_check(optarg);
+			if (r) {
+				ctl_err("%s: label '%s' %s", cmd, optarg,
+					r == -ENAMETOOLONG ?
+					"is longer than 24 bytes" :
+					"is empty or has blanks or control characters");
+				return EXIT_USAGE;
+			}
+			label = optarg;
+			break;
+		case 'J':
+			json = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			create_help();
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	n = (size_t)(argc - optind);
+	if (!n) {
+		ctl_err("%s: expected one or more ORIGIN", cmd);
+		return EXIT_USAGE;
+	}
+	if (n > SHADOW_NL_GROUP_MAX) {
+		ctl_err("%s: at most %d origins in one group", cmd,
+			SHADOW_NL_GROUP_MAX);
+		return EXIT_USAGE;
+	}
+	devs = calloc(n, sizeof(*devs));
+	out = calloc(n, sizeof(*out));
+	if (!devs || !out) {
+		ctl_err("%s: out of memory", cmd);
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		if (ctl_origin_syntax(cmd, argv[optind + (int)i])) {
+			ret = EXIT_USAGE;
+			goto done;
+		}
+	}
+	nl = ctl_nl_open(cmd);
+	if (!nl)
+		goto done;
+	for (i = 0; i < n; i++)
+		if (ctl_origin_arg(cmd, argv[optind + (int)i], &devs[i]))
+			goto done;
+	r = shadow_nl_snap_create(nl, devs, n, flags, timeout, label, out,
+				  &pause_us, &err);
+	if (r) {
+		ctl_nl_fail(cmd, &err);
+		goto done;
+	}
+
+	if (json)
+		printf("{\"snapshots\":[");
+	for (i = 0; i < n; i++) {
+		char nbuf[SHADOW_NL_NAMELEN], dbuf[24];
+		const char *name = ctl_origin_name(out[i].dev, out[i].name,
+						   nbuf, sizeof(nbuf));
+
+		if (!json) {
+			printf("%s %u\n", name, out[i].id);
+			continue;
+		}
+		printf("%s{\"origin\":", i ? "," : "");
+		shadow_json_string(stdout, name);
+		printf(",\"dev\":\"%s\",\"id\":%u}",
+		       shadow_format_dev(out[i].dev, dbuf, sizeof(dbuf)),
+		       out[i].id);
+	}
+	if (json)
+		printf("],\"pause_us\":%llu}\n", (unsigned long long)pause_us);
+	if (verbose)
+		fprintf(stderr, "pause: %llu us (%s)\n",
+			(unsigned long long)pause_us,
+			shadow_format_pause(pause_us, pbuf, sizeof(pbuf)));
+	ret = 0;
+done:
+	shadow_nl_close(nl);
+	free(devs);
+	free(out);
+	return ret;
+}
+
+/* ------------------------------------------------- delete, set-readonly */
+
+/* ORIGIN ID... for delete (several ids) and set-readonly (one). */
+static int snap_ids_cmd(int argc, char **argv, const char *cmd, bool many)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct shadow_dev dev;
+	struct shadow_nl *nl;
+	uint32_t *ids;
+	int c, i, n, ret = 0;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c != 'h')
+			return EXIT_USAGE;
+		if (many)
+			printf("Usage: shadowctl snapshot delete ORIGIN ID...\n\n"
+			       "Delete snapshots of ORIGIN, in the order given.  A snapshot\n"
+			       "that a snapshot device has open cannot be deleted.  The\n"
+			       "others are still deleted when one fails.\n");
+		else
+			printf("Usage: shadowctl snapshot set-readonly ORIGIN ID\n\n"
+			       "Make a snapshot read-only for good: no snapshot device can\n"
+			       "write to it any more.\n");
+		return 0;
+	}
+	n = argc - optind - 1;
+	if (n < 1 || (!many && n != 1)) {
+		ctl_err("%s: expected ORIGIN and %s", cmd,
+			many ? "one or more IDs" : "one ID");
+		return EXIT_USAGE;
+	}
+	ids = calloc((size_t)n, sizeof(*ids));
+	if (!ids) {
+		ctl_err("%s: out of memory", cmd);
+		return EXIT_FAILURE;
+	}
+	for (i = 0; i < n; i++) {
+		ret = ctl_snap_id_arg(cmd, argv[optind + 1 + i], &ids[i]);
+		if (ret)
+			goto out;
+	}
+	ret = ctl_origin_syntax(cmd, argv[optind]);
+	if (ret)
+		goto out;
+	ret = EXIT_FAILURE;
+	nl = ctl_nl_open(cmd);
+	if (!nl)
+		goto out;
+	if (ctl_origin_arg(cmd, argv[optind], &dev)) {
+		shadow_nl_close(nl);
+		goto out;
+	}
+	ret = 0;
+	for (i = 0; i < n; i++) {
+		struct shadow_nl_err err = { 0 };
+		int r;
+
+		if (many)
+			r = shadow_nl_snap_delete(nl, dev, ids[i], &err);
+		else
+			r = shadow_nl_snap_set_ro(nl, dev, ids[i], &err);
+		if (r) {
+			ctl_err("%s: snapshot %u: %s", cmd, ids[i], err.msg);
+			ret = EXIT_FAILURE;
+		}
+	}
+	shadow_nl_close(nl);
+out:
+	free(ids);
+	return ret;
+}
+
+static int snap_delete(int argc, char **argv)
+{
+	return snap_ids_cmd(argc, argv, "snapshot delete", true);
+}
+
+static int snap_set_readonly(int argc, char **argv)
+{
+	return snap_ids_cmd(argc, argv, "snapshot set-readonly", false);
+}
+
+/* --------------------------------------------------------------- list */
+
+enum { SC_ID, SC_CREATED, SC_MODE, SC_STATE, SC_OPEN, SC_EXCLUSIVE, SC_LABEL,
+       NR_SCOLS };
+
+static const struct {
+	const char *name;
+	double whint;
+	int flags;
+	int json;	/* -1: a size */
+} snap_cols[NR_SCOLS] = {
+	[SC_ID] = { "ID", 4, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER },
+	[SC_CREATED] = { "CREATED", 25, 0, SCOLS_JSON_STRING },
+	[SC_MODE] = { "MODE", 4, 0, SCOLS_JSON_STRING },
+	[SC_STATE] = { "STATE", 7, 0, SCOLS_JSON_STRING },
+	[SC_OPEN] = { "OPEN", 4, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER },
+	[SC_EXCLUSIVE] = { "EXCLUSIVE", 9, SCOLS_FL_RIGHT, -1 },
+	[SC_LABEL] = { "LABEL", 0.2, 0, SCOLS_JSON_STRING },
+};
+
+struct list_ctx {
+	struct libscols_table *tb;
+	uint64_t chunk_bytes;
+	int bytes;
+};
+
+static int snap_line(const struct shadow_snap *s, void *arg)
+{
+	struct list_ctx *lc = arg;
+	struct libscols_line *ln = scols_table_new_line(lc->tb, NULL);
+	char cell[NR_SCOLS][40];
+	int i;
+
+	if (!ln)
+		return -ENOMEM;
+	snprintf(cell[SC_ID], sizeof(cell[0]), "%u", s->id);
+	shadow_format_ctime(s->ctime_ns, cell[SC_CREATED], sizeof(cell[0]));
+	snprintf(cell[SC_MODE], sizeof(cell[0]), "%s", s->readonly ? "ro" : "rw");
+	snprintf(cell[SC_STATE], sizeof(cell[0]), "%s",
+		 s->invalid ? "invalid" : "valid");
+	snprintf(cell[SC_OPEN], sizeof(cell[0]), "%u", s->open);
+	ctl_size(s->exclusive * lc->chunk_bytes, lc->bytes, cell[SC_EXCLUSIVE],
+		 sizeof(cell[0]));
+	snprintf(cell[SC_LABEL], sizeof(cell[0]), "%s", s->label);
+	for (i = 0; i < NR_SCOLS; i++) {
+		if (i == SC_LABEL && !s->label[0])
+			continue;	/* no data: JSON null */
+		if (scols_line_set_data(ln, (size_t)i, cell[i]))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int snap_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'J' },
+		{ "noheadings", no_argument, NULL, 'n' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "bytes", no_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = "snapshot list";
+	struct shadow_nl_err err = { 0 };
+	int c, i, r, json = 0, noheadings = 0, raw = 0;
+	struct list_ctx lc = { 0 };
+	struct shadow_origin o;
+	struct shadow_dev dev;
+	struct shadow_nl *nl;
+
+	while ((c = getopt_long(argc, argv, "Jnrbh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'J':
+			json = 1;
+			break;
+		case 'n':
+			noheadings = 1;
+			break;
+		case 'r':
+			raw = 1;
+			break;
+		case 'b':
+			lc.bytes = 1;
+			break;
+		case 'h':
+			printf("Usage: shadowctl snapshot list [--json] [--noheadings] [--raw] [--bytes] ORIGIN\n\n"
+			       "List the live snapshots of ORIGIN, oldest first: ID, CREATED\n"
+			       "(ISO 8601, local time; - when unknown), MODE (ro, rw), STATE\n"
+			       "(valid, invalid), OPEN (snapshot devices using it), EXCLUSIVE\n"
+			       "(store space only it needs: what deleting it frees), LABEL.\n\n"
+			       "Options:\n"
+			       "  -J, --json        JSON output\n"
+			       "  -n, --noheadings  no header line\n"
+			       "  -r, --raw         raw output\n"
+			       "  -b, --bytes       sizes in bytes, not in human units\n"
+			       "  -h, --help        this help\n");
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		ctl_err("%s: expected one ORIGIN", cmd);
+		return EXIT_USAGE;
+	}
+	if (ctl_origin_syntax(cmd, argv[optind]))
+		return EXIT_USAGE;
+	nl = ctl_nl_open(cmd);
+	if (!nl)
+		return EXIT_FAILURE;
+	if (ctl_origin_arg(cmd, argv[optind], &dev)) {
+		shadow_nl_close(nl);
+		return EXIT_FAILURE;
+	}
+	r = shadow_nl_origin_get(nl, dev, &o, &err);
+	if (r) {
+		shadow_nl_close(nl);
+		return ctl_nl_fail(cmd, &err);
+	}
+	lc.chunk_bytes = (uint64_t)o.chunk_sectors * 512;
+
+	lc.tb = scols_new_table();
+	if (!lc.tb) {
+		shadow_nl_close(nl);
+		ctl_err("%s: out of memory", cmd);
+		return EXIT_FAILURE;
+	}
+	scols_table_set_name(lc.tb, "snapshots");
+	scols_table_enable_json(lc.tb, json);
+	scols_table_enable_noheadings(lc.tb, noheadings);
+	scols_table_enable_raw(lc.tb, raw);
+	for (i = 0; i < NR_SCOLS; i++) {
+		struct libscols_column *cl;
+		int jt = snap_cols[i].json;
+
+		cl = scols_table_new_column(lc.tb, snap_cols[i].name,
+					    snap_cols[i].whint, snap_cols[i].flags);
+		if (!cl)
+			break;
+		if (jt < 0)
+			jt = lc.bytes ? SCOLS_JSON_NUMBER : SCOLS_JSON_STRING;
+		scols_column_set_json_type(cl, jt);
+	}
+	r = i < NR_SCOLS ? -ENOMEM : 0;
+	if (!r)
+		r = shadow_nl_snap_dump(nl, dev, snap_line, &lc, &err);
+	shadow_nl_close(nl);
+	if (r) {
+		scols_unref_table(lc.tb);
+		return ctl_nl_fail(cmd, &err);
+	}
+	scols_print_table(lc.tb);
+	scols_unref_table(lc.tb);
+	return 0;
+}
+
+static const struct ctl_command snap_cmds[] = {
+	{ "create", snap_create, "cut snapshots of one or more origins" },
+	{ "delete", snap_delete, "delete snapshots" },
+	{ "list", snap_list, "list the snapshots of an origin" },
+	{ "set-readonly", snap_set_readonly, "make a snapshot read-only" },
+};
+
+int cmd_snapshot(int argc, char **argv)
+{
+	return ctl_subcommand("snapshot", snap_cmds,
+			      sizeof(snap_cmds) / sizeof(snap_cmds[0]),
+			      argc, argv);
+}
+
+/* --------------------------------------------------------------- diff */
+
+struct diff_out {
+	int json;
+	int bytes;
+	uint64_t n;
+	uint64_t sectors;
+};
+
+static int print_extent(const struct shadow_extent *e, void *arg)
+{
+	struct diff_out *d = arg;
+	unsigned int shift = d->bytes ? 9 : 0;
+	unsigned long long start = e->start << shift, len = e->len << shift;
+
+	/* the opening waits for the first extent: an early error prints none */
+	if (d->json)
+		printf("%s{\"start\":%llu,\"length\":%llu}",
+		       d->n ? "," : "{\"extents\":[", start, len);
+	else
+		printf("%llu %llu\n", start, len);
+	d->n++;
+	d->sectors += e->len;
+	return ferror(stdout) ? -EIO : 0;
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'J' },
+		{ "bytes", no_argument, NULL, 'b' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct shadow_nl_err err = { 0 };
+	struct diff_out d = { 0 };
+	uint32_t from, to = SHADOW_NL_LIVE;
+	struct shadow_dev dev;
+	struct shadow_nl *nl;
+	int c, r, verbose = 0;
+	char hbuf[16];
+
+	while ((c = getopt_long(argc, argv, "Jbvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'J':
+			d.json = 1;
+			break;
+		case 'b':
+			d.bytes = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			printf("Usage: shadowctl diff [--json] [--bytes] [--verbose] ORIGIN FROM [TO]\n\n"
+			       "Print the extents of ORIGIN whose content differs between\n"
+			       "snapshot FROM and snapshot TO (a later one), or the live\n"
+			       "origin when TO is left out or is \"live\": one line\n"
+			       "\"<start> <length>\" per extent, ascending, in 512-byte\n"
+			       "sectors, adjacent extents merged.  Extents are chunk granular.\n\n"
+			       "Options:\n"
+			       "  -J, --json     {\"extents\":[{\"start\":S,\"length\":L},...]}\n"
+			       "  -b, --bytes    offsets and lengths in bytes\n"
+			       "  -v, --verbose  a summary on stderr\n"
+			       "  -h, --help     this help\n");
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind < 2 || argc - optind > 3) {
+		ctl_err("diff: expected ORIGIN FROM [TO]");
+		return EXIT_USAGE;
+	}
+	r = ctl_snap_id_arg("diff", argv[optind + 1], &from);
+	if (r)
+		return r;
+	if (argc - optind == 3 && strcmp(argv[optind + 2], "live")) {
+		r = ctl_snap_id_arg("diff", argv[optind + 2], &to);
+		if (r)
+			return r;
+	}
+	if (ctl_origin_syntax("diff", argv[optind]))
+		return EXIT_USAGE;
+	nl = ctl_nl_open("diff");
+	if (!nl)
+		return EXIT_FAILURE;
+	if (ctl_origin_arg("diff", argv[optind], &dev)) {
+		shadow_nl_close(nl);
+		return EXIT_FAILURE;
+	}
+	r = shadow_nl_diff_dump(nl, dev, from, to, print_extent, &d, &err);
+	shadow_nl_close(nl);
+	if (d.json && (d.n || !r))
+		printf("%s]}\n", d.n ? "" : "{\"extents\":[");
+	if (fflush(stdout) && !r) {
+		ctl_err("diff: write error");
+		return EXIT_FAILURE;
+	}
+	if (r)
+		return ctl_nl_fail("diff", &err);
+	if (verbose)
+		fprintf(stderr, "%llu extents, %llu sectors (%s)\n",
+			(unsigned long long)d.n, (unsigned long long)d.sectors,
+			shadow_format_size(d.sectors * 512, hbuf, sizeof(hbuf)));
+	return 0;
+}
