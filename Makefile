@@ -34,6 +34,8 @@ CFLAGS      ?= -O2 -g
 ALL_CFLAGS  := $(CSTD) $(WARN) $(CFLAGS) -Iinclude -Ilib \
 	       -DSHADOW_VERSION=\"$(VERSION)\" $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS      := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# lib/fsrvp.c (GUIDs) is in every program and the unit tests.
+LDLIBS      += $(shell pkg-config --libs uuid 2>/dev/null)
 
 SAN         := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	       -fno-sanitize-recover=all

@@ -20,6 +20,7 @@ static const struct unit_suite *const suites[] = {
 	&units_suite,
 	&retention_suite,
 	&shadow_nl_suite,
+	&fsrvp_suite,
 };
 
 #define N_SUITES (sizeof(suites) / sizeof(suites[0]))

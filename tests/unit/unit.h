@@ -16,5 +16,6 @@ struct unit_suite {
 extern const struct unit_suite units_suite;
 extern const struct unit_suite retention_suite;
 extern const struct unit_suite shadow_nl_suite;
+extern const struct unit_suite fsrvp_suite;
 
 #endif
