@@ -70,6 +70,18 @@ $(B)/%.o: %.c $(wildcard include/*.h lib/*.h ctl/*.h)
 $(B)/shadowctl: $(patsubst %.c,$(B)/%.o,$(CTL_SRCS) $(LIB_SRCS))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# shadowd: daemon/ and lib/, with json-c and libmount besides.
+DAEMON_SRCS := $(wildcard daemon/*.c)
+DAEMON_OBJS := $(patsubst %.c,$(B)/%.o,$(DAEMON_SRCS))
+DAEMON_PKGS := json-c mount
+user: $(B)/shadowd
+
+$(DAEMON_OBJS): ALL_CFLAGS += $(shell pkg-config --cflags $(DAEMON_PKGS) 2>/dev/null)
+$(DAEMON_OBJS): $(wildcard daemon/*.h)
+
+$(B)/shadowd: $(DAEMON_OBJS) $(patsubst %.c,$(B)/%.o,$(LIB_SRCS))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(DAEMON_PKGS) 2>/dev/null)
+
 # Unit tests: every lib/ source and the tests, built with ASan and UBSan.
 $(B)/san/%.o: %.c $(wildcard include/*.h lib/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
@@ -139,6 +151,18 @@ install-user: user
 		s=$${m##*.}; \
 		install -D -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m); \
 	done
+
+# shadowd, its systemd unit, and an example configuration (an existing
+# /etc/dm-shadow/shadowd.conf is left alone).
+UNITDIR     ?= /lib/systemd/system
+SYSCONFDIR  ?= /etc
+install-user: install-daemon
+install-daemon: $(B)/shadowd
+	install -D -m 0755 $(B)/shadowd $(DESTDIR)$(SBINDIR)/shadowd
+	install -D -m 0644 daemon/shadowd.service $(DESTDIR)$(UNITDIR)/shadowd.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/dm-shadow/shadowd.conf ] || \
+		install -D -m 0644 daemon/shadowd.conf $(DESTDIR)$(SYSCONFDIR)/dm-shadow/shadowd.conf
+.PHONY: install-daemon
 
 # DKMS source tree: the module rebuilds itself on a kernel upgrade.
 DKMS_SRC    := $(DESTDIR)/usr/src/dm-shadow-$(VERSION)

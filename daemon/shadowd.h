@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * shadowd: what the daemon's files share.  See Documentation/shadowd.rst.
+ */
+#ifndef SHADOWD_H
+#define SHADOWD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <syslog.h>
+
+#include "fsrvp.h"
+
+#define SHADOWD_CONFIG		"/etc/dm-shadow/shadowd.conf"
+#define SHADOWD_SOCKET		"/run/dm-shadow/shadowd.sock"
+#define SHADOWD_STATE_DIR	"/var/lib/dm-shadow"
+#define SHADOWD_GROUPS_MAX	16
+#define SHADOWD_SHARES_MAX	256
+
+/* Classes of requests, for authorisation. */
+enum shadowd_class {
+	SHADOWD_QUERY = 1 << 0,
+	SHADOWD_SNAPSHOT = 1 << 1,
+	SHADOWD_ADMIN = 1 << 2,
+};
+
+struct shadowd_share {
+	char name[256];
+	char path[4096];
+};
+
+/* The configuration file, after defaults. */
+struct shadowd_config {
+	char socket[108];
+	char state_dir[4096];
+	int log_level;				/* LOG_ERR .. LOG_DEBUG */
+	int sequence_timeout;			/* FSRVP_TIMEOUT_SPEC, 0, N */
+	unsigned int client_timeout_ms;		/* to send one request */
+	unsigned int idle_timeout_ms;		/* between requests */
+	size_t max_request;			/* bytes of one request line */
+	unsigned int max_clients;
+	char groups[3][SHADOWD_GROUPS_MAX][64];	/* by class bit index */
+	unsigned int ngroups[3];
+	char owner_name[256];			/* OwnerMachineName, "" = host */
+	struct shadowd_share shares[SHADOWD_SHARES_MAX];
+	unsigned int nshares;
+};
+
+void shadowd_config_defaults(struct shadowd_config *c);
+/* 0, or -1 after logging "FILE:LINE: what" (a missing file is fine
+ * when @must_exist is false). */
+int shadowd_config_load(struct shadowd_config *c, const char *path,
+			bool must_exist);
+
+/* Logging: syslog, or stderr in the foreground. */
+void shadowd_log_init(bool foreground, int level);
+void shadowd_log(int prio, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define log_err(...)	shadowd_log(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)	shadowd_log(LOG_WARNING, __VA_ARGS__)
+#define log_info(...)	shadowd_log(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)	shadowd_log(LOG_DEBUG, __VA_ARGS__)
+
+/* daemon/backend.c: the real FSRVP backend. */
+struct shadow_nl;
+struct shadowd_backend {
+	const struct shadowd_config *cfg;
+	struct shadow_nl *nl;		/* opened on first use */
+};
+void shadowd_backend_init(struct shadowd_backend *b,
+			  const struct shadowd_config *cfg,
+			  struct fsrvp_backend *ops);
+void shadowd_backend_fini(struct shadowd_backend *b);
+/* The netlink handle, opened if need be; NULL after logging why. */
+struct shadow_nl *shadowd_nl(struct shadowd_backend *b);
+
+/* daemon/server.c: the control socket. */
+struct shadowd_server;
+struct shadowd_server *shadowd_server_new(const struct shadowd_config *cfg,
+					  struct fsrvp *f,
+					  struct shadowd_backend *b);
+void shadowd_server_free(struct shadowd_server *s);
+/* Runs until SIGTERM/SIGINT; 0 on a clean stop. */
+int shadowd_server_run(struct shadowd_server *s);
+
+/* The access check the FSRVP library calls (cred: a struct peer). */
+bool shadowd_permitted(void *ctx, const struct fsrvp_caller *c,
+		       enum fsrvp_op op);
+enum shadowd_class shadowd_fsrvp_class(enum fsrvp_op op);
+
+/* sd_notify(), without libsystemd: 0, or -errno. */
+int shadowd_notify(const char *state);
+
+#endif
