@@ -10,9 +10,22 @@
  *   prepare       syncfs() of every filesystem of the set
  *   commit        one SHADOW_CMD_SNAP_CREATE of every origin, with
  *                 SHADOW_F_FREEZE and the client's time bound
- *   recovery      SHADOW_CMD_SNAP_SET_RO of every snapshot
- *   delete        SHADOW_CMD_SNAP_DELETE
- *   expose        not written yet: FSRVP_E_NOT_SUPPORTED
+ *   expose        per copy: a "shadow" table (libdevmapper, no udev:
+ *                 the library makes the node, or we mknod it) named
+ *                 shadow-<major>_<minor>-<id>, mounted on
+ *                 <mount_dir>/<set guid>/<share> read-only (xfs:
+ *                 nouuid,norecovery), or read-write with
+ *                 ATTR_AUTO_RECOVERY (xfs: nouuid); then the
+ *                 expose_command hook, if configured
+ *   recovery      writable copies remounted read-only and their tables
+ *                 reloaded read-only; SHADOW_CMD_SNAP_SET_RO of every
+ *                 snapshot
+ *   delete        hook, unmount, dm remove, SHADOW_CMD_SNAP_DELETE
+ *   changed       the sets written to state_dir (state.c)
+ *
+ * The daemon never freezes a filesystem itself: the kernel does during
+ * the commit, under its own time bound; a table reload suspends without
+ * lockfs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +34,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -219,6 +235,12 @@ static int parse_volume(const char *v, struct shadow_dev *d)
 	return shadow_spec_classify(v, d) == SHADOW_SPEC_DEVNO ? 0 : -1;
 }
 
+static void parse_volume_dev(const char *v, struct shadow_dev *d)
+{
+	if (parse_volume(v, d))
+		memset(d, 0, sizeof(*d));
+}
+
 static uint32_t be_commit(void *ctx, struct fsrvp_set *s, uint32_t timeout_ms)
 {
 	struct shadowd_backend *b = ctx;
@@ -263,14 +285,419 @@ static uint32_t be_commit(void *ctx, struct fsrvp_set *s, uint32_t timeout_ms)
 	return 0;
 }
 
+/* -------------------------------------------------------------- expose */
+
+/* The origin's length in sectors (its one shadow-origin target). */
+static uint64_t origin_sectors(unsigned int maj, unsigned int mnr)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_TABLE);
+	uint64_t start = 0, length = 0;
+	char *type = NULL, *params = NULL;
+
+	if (!dmt)
+		return 0;
+	if (dm_task_set_major(dmt, maj) && dm_task_set_minor(dmt, mnr) &&
+	    dm_task_run(dmt))
+		dm_get_next_target(dmt, NULL, &start, &length, &type, &params);
+	dm_task_destroy(dmt);
+	return type && !strcmp(type, "shadow-origin") ? start + length : 0;
+}
+
+/* A directory name from a share: its share component, '/' and '\' as
+ * '_', no leading '_' ("\\host\data" -> "data", "/srv/a" -> "srv_a"). */
+static void share_dirname(const char *share, char *buf, size_t len)
+{
+	char comp[FSRVP_SHARE_MAX], *p = comp;
+	size_t i;
+
+	if (fsrvp_share_component(share, comp, sizeof(comp)))
+		snprintf(comp, sizeof(comp), "share");
+	while (*p == '/' || *p == '\\')
+		p++;
+	if (!*p || !strcmp(p, ".") || !strcmp(p, ".."))
+		p = "share";
+	if (strlen(p) >= len)
+		p[len - 1] = '\0';
+	memcpy(buf, p, strlen(p) + 1);
+	for (i = 0; buf[i]; i++)
+		if (buf[i] == '/' || buf[i] == '\\')
+			buf[i] = '_';
+}
+
+void shadowd_copy_names(const struct shadowd_backend *b,
+			const struct fsrvp_set *s, const struct fsrvp_copy *c,
+			char *dm, size_t dlen, char *mnt, size_t mlen)
+{
+	struct shadow_dev d = { 0 };
+	char guid[UUID_STR_LEN], dir[256];
+
+	parse_volume_dev(c->volume, &d);
+	if (dm)
+		snprintf(dm, dlen, "shadow-%u_%u-%u", d.major, d.minor,
+			 c->snap_id);
+	if (mnt) {
+		uuid_unparse_lower(s->id, guid);
+		share_dirname(c->share, dir, sizeof(dir));
+		snprintf(mnt, mlen, "%s/%s/%s", b->cfg->mount_dir, guid, dir);
+	}
+}
+
+/* Does dm device @name exist?  Its device number in @dev. */
+static bool dm_exists(const char *name, dev_t *dev)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
+	struct dm_info info = { 0 };
+	bool ok = false;
+
+	if (!dmt)
+		return false;
+	if (dm_task_set_name(dmt, name) && dm_task_run(dmt) &&
+	    dm_task_get_info(dmt, &info) && info.exists) {
+		ok = true;
+		if (dev)
+			*dev = makedev(info.major, info.minor);
+	}
+	dm_task_destroy(dmt);
+	return ok;
+}
+
+/* /dev/mapper/NAME, made by hand when the library did not (no udev). */
+static int ensure_node(const char *name, dev_t dev)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dm_dir(), name);
+	if (!stat(path, &st) && S_ISBLK(st.st_mode) && st.st_rdev == dev)
+		return 0;
+	unlink(path);
+	if (mknod(path, S_IFBLK | 0600, dev)) {
+		log_err("mknod %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int dm_simple(int type, const char *name, bool skip_lockfs)
+{
+	struct dm_task *dmt = dm_task_create(type);
+	int ok;
+
+	if (!dmt)
+		return -1;
+	ok = dm_task_set_name(dmt, name) &&
+	     (!skip_lockfs || dm_task_skip_lockfs(dmt)) && dm_task_run(dmt);
+	dm_task_destroy(dmt);
+	if (type != DM_DEVICE_SUSPEND)
+		dm_task_update_nodes();
+	return ok ? 0 : -1;
+}
+
+/* Load a table: DM_DEVICE_CREATE or DM_DEVICE_RELOAD. */
+static int dm_table(int type, const char *name, uint64_t sectors,
+		    const char *params, bool ro)
+{
+	struct dm_task *dmt = dm_task_create(type);
+	int ok;
+
+	if (!dmt)
+		return -1;
+	ok = dm_task_set_name(dmt, name) &&
+	     (!ro || dm_task_set_ro(dmt)) &&
+	     (type != DM_DEVICE_CREATE ||
+	      dm_task_set_add_node(dmt, DM_ADD_NODE_ON_CREATE)) &&
+	     dm_task_add_target(dmt, 0, sectors, "shadow", params) &&
+	     dm_task_run(dmt);
+	dm_task_destroy(dmt);
+	dm_task_update_nodes();
+	return ok ? 0 : -1;
+}
+
+/* Remove dm device @name, retrying while it is busy for a moment. */
+static int dm_remove_dev(const char *name)
+{
+	char path[PATH_MAX];
+	int i;
+
+	for (i = 0; i < 25 && dm_exists(name, NULL); i++) {
+		if (!dm_simple(DM_DEVICE_REMOVE, name, false))
+			break;
+		usleep(200000);
+	}
+	snprintf(path, sizeof(path), "%s/%s", dm_dir(), name);
+	if (dm_exists(name, NULL)) {
+		log_err("cannot remove device %s", name);
+		return -1;
+	}
+	unlink(path);
+	return 0;
+}
+
+/* Is something mounted on @path (a directory that exists)? */
+static bool is_mountpoint(const char *path)
+{
+	char parent[PATH_MAX];
+	struct stat a, p;
+
+	snprintf(parent, sizeof(parent), "%s/..", path);
+	if (stat(path, &a) || stat(parent, &p))
+		return false;
+	return a.st_dev != p.st_dev || a.st_ino == p.st_ino;
+}
+
+static int umount_all(const char *path)
+{
+	int i;
+
+	for (i = 0; i < 50 && is_mountpoint(path); i++) {
+		if (umount2(path, 0) == 0)
+			continue;
+		if (errno == EINVAL || errno == ENOENT)
+			break;
+		if (errno == EBUSY && i >= 25) {
+			log_warn("umount %s: busy, detaching it", path);
+			umount2(path, MNT_DETACH);
+			continue;
+		}
+		usleep(200000);
+	}
+	if (is_mountpoint(path)) {
+		log_err("cannot unmount %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+enum fstype { FS_UNKNOWN, FS_EXT4, FS_XFS };
+
+static enum fstype probe_fs(const char *dev)
+{
+	unsigned char buf[2048];
+	int fd = open(dev, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return FS_UNKNOWN;
+	r = pread(fd, buf, sizeof(buf), 0);
+	close(fd);
+	if (r != (ssize_t)sizeof(buf))
+		return FS_UNKNOWN;
+	if (!memcmp(buf, "XFSB", 4))
+		return FS_XFS;
+	if (buf[1080] == 0x53 && buf[1081] == 0xEF)
+		return FS_EXT4;
+	return FS_UNKNOWN;
+}
+
+static int mount_copy(const char *dev, const char *mnt, bool rw)
+{
+	enum fstype t = probe_fs(dev);
+	unsigned long fl = MS_NOSUID | MS_NODEV | (rw ? 0 : MS_RDONLY);
+	const char *type, *data;
+
+	switch (t) {
+	case FS_XFS:
+		/* The copy has the origin's UUID; a frozen xfs still has
+		 * a log to replay, which a read-only device cannot take
+		 * (the frozen data itself is complete). */
+		type = "xfs";
+		data = rw ? "nouuid" : "nouuid,norecovery";
+		break;
+	case FS_EXT4:
+		/* The freeze left the journal empty: plain ro works, and
+		 * fails loudly if it did not. */
+		type = "ext4";
+		data = "";
+		break;
+	default:
+		log_err("expose: %s: not ext2/3/4 or xfs", dev);
+		return -1;
+	}
+	if (mount(dev, mnt, type, fl, data)) {
+		log_err("mount %s on %s (%s%s%s): %s", dev, mnt,
+			rw ? "rw" : "ro", *data ? "," : "", data,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* mkdir -p of @path (absolute). */
+static int mkdirs(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX], *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, mode) && errno != EEXIST ? -1 : 0;
+}
+
+/* The expose_command hook: CMD expose|unexpose SHARE NAME MOUNTPOINT. */
+static int run_hook(const struct shadowd_backend *b, const char *what,
+		    const struct fsrvp_copy *c, const char *mnt)
+{
+	const char *cmd = b->cfg->expose_command;
+	char comp[FSRVP_SHARE_MAX];
+	sigset_t none;
+	pid_t pid;
+	int st;
+
+	if (!cmd[0])
+		return 0;
+	if (fsrvp_share_component(c->share, comp, sizeof(comp)))
+		snprintf(comp, sizeof(comp), "%s", c->share);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		execl(cmd, cmd, what, comp, c->exposed_name, mnt, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		log_err("%s %s %s: failed (status %#x)", cmd, what, comp, st);
+		return -1;
+	}
+	return 0;
+}
+
+int shadowd_unexpose_copy(struct shadowd_backend *b, const struct fsrvp_set *s,
+			  const struct fsrvp_copy *c)
+{
+	char dm[128], mnt[PATH_MAX], *slash;
+	int r = 0;
+
+	shadowd_copy_names(b, s, c, dm, sizeof(dm), mnt, sizeof(mnt));
+	if (c->exposed && run_hook(b, "unexpose", c, mnt))
+		log_warn("unexpose hook failed for %s; going on",
+			 c->exposed_name);
+	if (umount_all(mnt))
+		return -1;
+	rmdir(mnt);
+	slash = strrchr(mnt, '/');
+	if (slash) {
+		*slash = '\0';
+		rmdir(mnt);	/* the set's directory, once empty */
+	}
+	if (c->snap_id && dm_exists(dm, NULL))
+		r = dm_remove_dev(dm);
+	if (!r)
+		log_debug("unexposed %s", dm);
+	return r;
+}
+
+/* Device and mount of one copy; what exists already is kept. */
+static int expose_copy(struct shadowd_backend *b, const struct fsrvp_set *s,
+		       const struct fsrvp_copy *c, bool rw)
+{
+	char dm[128], mnt[PATH_MAX], params[96], path[PATH_MAX];
+	struct shadow_dev d;
+	struct stat st;
+	uint64_t sectors;
+	dev_t dev;
+
+	if (parse_volume(c->volume, &d) || !c->snap_id)
+		return -1;
+	shadowd_copy_names(b, s, c, dm, sizeof(dm), mnt, sizeof(mnt));
+	sectors = origin_sectors(d.major, d.minor);
+	if (!sectors) {
+		log_err("expose: %s is not an active shadow-origin", c->volume);
+		return -1;
+	}
+	snprintf(params, sizeof(params), "%u:%u %u %s", d.major, d.minor,
+		 c->snap_id, rw ? "rw" : "ro");
+	if (!dm_exists(dm, &dev)) {
+		if (dm_table(DM_DEVICE_CREATE, dm, sectors, params, !rw) ||
+		    !dm_exists(dm, &dev)) {
+			log_err("expose: cannot activate %s (%s)", dm, params);
+			return -1;
+		}
+	}
+	if (ensure_node(dm, dev))
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", dm_dir(), dm);
+	if (mkdirs(mnt, 0755)) {
+		log_err("mkdir %s: %s", mnt, strerror(errno));
+		return -1;
+	}
+	if (!(stat(mnt, &st) == 0 && st.st_dev == dev) &&
+	    mount_copy(path, mnt, rw))
+		return -1;
+	if (run_hook(b, "expose", c, mnt))
+		return -1;
+	log_info("exposed %s (%s) on %s%s", c->exposed_name, dm, mnt,
+		 rw ? " read-write" : "");
+	return 0;
+}
+
 static uint32_t be_expose(void *ctx, struct fsrvp_set *s, uint32_t timeout_ms)
 {
-	/* TODO (issue 5): activate a read-only (or, with
-	 * ATTR_AUTO_RECOVERY, writable) "shadow" table per copy through
-	 * libdevmapper, mount it (xfs: nouuid,norecovery) and define the
-	 * share.  Until then Expose fails and the client aborts the set. */
-	log_warn("expose: not implemented yet");
-	return FSRVP_E_NOT_SUPPORTED;
+	struct shadowd_backend *b = ctx;
+	bool rw = s->context & FSRVP_ATTR_AUTO_RECOVERY;
+	size_t i, j;
+
+	for (i = 0; i < s->n; i++) {
+		if (expose_copy(b, s, &s->copies[i], rw)) {
+			/* all or nothing */
+			for (j = 0; j <= i; j++)
+				shadowd_unexpose_copy(b, s, &s->copies[j]);
+			return FSRVP_E_FAIL;
+		}
+	}
+	for (i = 0; i < s->n; i++)
+		s->copies[i].writable = rw;
+	return 0;
+}
+
+int shadowd_reexpose_copy(struct shadowd_backend *b, const struct fsrvp_set *s,
+			  struct fsrvp_copy *c)
+{
+	return expose_copy(b, s, c, c->writable);
+}
+
+/* A writable copy becomes read-only: remount, table reloaded "ro"
+ * (suspended without lockfs: nothing to flush, nothing frozen). */
+static int seal_copy(struct shadowd_backend *b, const struct fsrvp_set *s,
+		     const struct fsrvp_copy *c)
+{
+	char dm[128], mnt[PATH_MAX], params[96];
+	struct shadow_dev d;
+	uint64_t sectors;
+
+	if (parse_volume(c->volume, &d))
+		return -1;
+	shadowd_copy_names(b, s, c, dm, sizeof(dm), mnt, sizeof(mnt));
+	if (is_mountpoint(mnt) &&
+	    mount(NULL, mnt, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID |
+		  MS_NODEV, NULL)) {
+		log_err("remount %s read-only: %s", mnt, strerror(errno));
+		return -1;
+	}
+	if (!dm_exists(dm, NULL))
+		return 0;
+	sectors = origin_sectors(d.major, d.minor);
+	snprintf(params, sizeof(params), "%u:%u %u ro", d.major, d.minor,
+		 c->snap_id);
+	if (!sectors || dm_table(DM_DEVICE_RELOAD, dm, sectors, params, true) ||
+	    dm_simple(DM_DEVICE_SUSPEND, dm, true) ||
+	    dm_simple(DM_DEVICE_RESUME, dm, false)) {
+		log_err("reload %s read-only failed", dm);
+		dm_simple(DM_DEVICE_RESUME, dm, false);
+		return -1;
+	}
+	return 0;
 }
 
 static uint32_t be_recovery_complete(void *ctx, struct fsrvp_set *s)
@@ -283,6 +710,9 @@ static uint32_t be_recovery_complete(void *ctx, struct fsrvp_set *s)
 
 	if (!nl)
 		return FSRVP_E_FAIL;
+	for (i = 0; i < s->n; i++)
+		if (s->copies[i].writable && seal_copy(b, s, &s->copies[i]))
+			return FSRVP_E_FAIL;
 	for (i = 0; i < s->n; i++) {
 		if (!s->copies[i].snap_id ||
 		    parse_volume(s->copies[i].volume, &d))
@@ -306,6 +736,8 @@ static uint32_t be_delete_copy(void *ctx, struct fsrvp_set *s,
 	struct shadow_dev d;
 	int r;
 
+	if (shadowd_unexpose_copy(b, s, c))
+		return FSRVP_E_FAIL;
 	if (!c->snap_id)
 		return 0;
 	if (parse_volume(c->volume, &d))
@@ -325,9 +757,10 @@ static uint32_t be_delete_copy(void *ctx, struct fsrvp_set *s,
 
 static void be_changed(void *ctx)
 {
-	/* TODO (issue 5, step 3): persist the sets under state_dir
-	 * (write a temporary file, fsync, rename) and reload them at
-	 * start with fsrvp_restore_set(). */
+	struct shadowd_backend *b = ctx;
+
+	if (b->f && !b->loading)
+		shadowd_state_save(b);
 }
 
 /* libdevmapper's messages, into our log at debug level (the backend
@@ -352,6 +785,9 @@ void shadowd_backend_init(struct shadowd_backend *b,
 	memset(b, 0, sizeof(*b));
 	b->cfg = cfg;
 	dm_log_with_errno_init(dm_logger);
+	/* No udev in a minimal system (nor in the test guest): never wait
+	 * for it; the library makes and removes the nodes itself. */
+	dm_udev_set_sync_support(0);
 	memset(ops, 0, sizeof(*ops));
 	ops->permitted = shadowd_permitted;
 	ops->path_support = be_path_support;

@@ -249,7 +249,8 @@ static int arg_u32(json_object *req, const char *key, uint32_t def,
 
 /* ------------------------------------------------------ FSRVP requests */
 
-static json_object *set_json(const struct fsrvp_set *s)
+static json_object *set_json(const struct shadowd_backend *b,
+			     const struct fsrvp_set *s)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
 	size_t i;
@@ -266,8 +267,17 @@ static json_object *set_json(const struct fsrvp_set *s)
 		add_str(x, "volume", c->volume);
 		add_u64(x, "snapshot", c->snap_id);
 		add_u64(x, "creation_ts", fsrvp_filetime(c->ctime_ns));
-		if (c->exposed)
+		if (c->exposed) {
+			char dm[128], mnt[4096 + 512];
+
+			shadowd_copy_names(b, s, c, dm, sizeof(dm), mnt,
+					   sizeof(mnt));
 			add_str(x, "exposed_name", c->exposed_name);
+			add_str(x, "device", dm);
+			add_str(x, "mount_point", mnt);
+			json_object_object_add(x, "writable",
+					json_object_new_boolean(c->writable));
+		}
 		json_object_array_add(a, x);
 	}
 	json_object_object_add(o, "copies", a);
@@ -402,7 +412,7 @@ static json_object *do_fsrvp(struct shadowd_server *srv, struct peer *p,
 		if (!(p->classes & SHADOWD_QUERY))
 			return reply_hr(FSRVP_E_ACCESSDENIED);
 		for (i = 0; i < fsrvp_set_count(f); i++)
-			json_object_array_add(a, set_json(fsrvp_set_at(f, i)));
+			json_object_array_add(a, set_json(srv->be, fsrvp_set_at(f, i)));
 		o = reply_ok();
 		json_object_object_add(o, "sets", a);
 		return o;

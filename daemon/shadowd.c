@@ -96,6 +96,7 @@ void shadowd_config_defaults(struct shadowd_config *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->socket, sizeof(c->socket), "%s", SHADOWD_SOCKET);
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", SHADOWD_STATE_DIR);
+	snprintf(c->mount_dir, sizeof(c->mount_dir), "%s", SHADOWD_MOUNT_DIR);
 	c->log_level = LOG_INFO;
 	c->sequence_timeout = FSRVP_TIMEOUT_SPEC;
 	c->client_timeout_ms = 5000;
@@ -161,6 +162,15 @@ static int set_key(struct shadowd_config *c, const char *k, char *v)
 		if (v[0] != '/' || strlen(v) >= sizeof(c->state_dir))
 			return -1;
 		snprintf(c->state_dir, sizeof(c->state_dir), "%s", v);
+	} else if (!strcmp(k, "mount_dir")) {
+		if (v[0] != '/' || strlen(v) >= sizeof(c->mount_dir) - 200)
+			return -1;
+		snprintf(c->mount_dir, sizeof(c->mount_dir), "%s", v);
+	} else if (!strcmp(k, "expose_command")) {
+		if ((v[0] && v[0] != '/') ||
+		    strlen(v) >= sizeof(c->expose_command))
+			return -1;
+		snprintf(c->expose_command, sizeof(c->expose_command), "%s", v);
 	} else if (!strcmp(k, "log_level")) {
 		for (i = LOG_ERR; i <= LOG_DEBUG; i++)
 			if (level_names[i] && !strcmp(v, level_names[i]))
@@ -363,9 +373,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fsrvp_set_timeout_override(f, cfg.sequence_timeout);
+	be.f = f;
 
 	srv = shadowd_server_new(&cfg, f, &be);
 	if (!srv) {
+		fsrvp_free(f);
+		shadowd_backend_fini(&be);
+		return 1;
+	}
+	/* After the socket: a second shadowd stops there, before it could
+	 * touch the first one's devices and mounts. */
+	if (shadowd_state_load(&be)) {
+		shadowd_server_free(srv);
 		fsrvp_free(f);
 		shadowd_backend_fini(&be);
 		return 1;

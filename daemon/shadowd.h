@@ -16,6 +16,8 @@
 #define SHADOWD_CONFIG		"/etc/dm-shadow/shadowd.conf"
 #define SHADOWD_SOCKET		"/run/dm-shadow/shadowd.sock"
 #define SHADOWD_STATE_DIR	"/var/lib/dm-shadow"
+#define SHADOWD_MOUNT_DIR	"/run/dm-shadow/mnt"
+#define SHADOWD_STATE_FILE	"fsrvp-sets.json"
 #define SHADOWD_GROUPS_MAX	16
 #define SHADOWD_SHARES_MAX	256
 
@@ -35,6 +37,8 @@ struct shadowd_share {
 struct shadowd_config {
 	char socket[108];
 	char state_dir[4096];
+	char mount_dir[4096];			/* exposed copies: DIR/SET/SHARE */
+	char expose_command[4096];		/* hook, "" = none */
 	int log_level;				/* LOG_ERR .. LOG_DEBUG */
 	int sequence_timeout;			/* FSRVP_TIMEOUT_SPEC, 0, N */
 	unsigned int client_timeout_ms;		/* to send one request */
@@ -68,6 +72,8 @@ struct shadow_nl;
 struct shadowd_backend {
 	const struct shadowd_config *cfg;
 	struct shadow_nl *nl;		/* opened on first use */
+	struct fsrvp *f;		/* set by main(): what is persisted */
+	bool loading;			/* no saving while the state loads */
 };
 void shadowd_backend_init(struct shadowd_backend *b,
 			  const struct shadowd_config *cfg,
@@ -75,6 +81,26 @@ void shadowd_backend_init(struct shadowd_backend *b,
 void shadowd_backend_fini(struct shadowd_backend *b);
 /* The netlink handle, opened if need be; NULL after logging why. */
 struct shadow_nl *shadowd_nl(struct shadowd_backend *b);
+/* The dm device name and the mount point of an exposed copy. */
+void shadowd_copy_names(const struct shadowd_backend *b,
+			const struct fsrvp_set *s, const struct fsrvp_copy *c,
+			char *dm, size_t dlen, char *mnt, size_t mlen);
+/* Undo whatever an exposure of @c left (hook, mount, device, directory);
+ * 0, or -1 when something is still there. */
+int shadowd_unexpose_copy(struct shadowd_backend *b, const struct fsrvp_set *s,
+			  const struct fsrvp_copy *c);
+/* Expose one copy again after a restart (device, mount, hook); 0 or -1. */
+int shadowd_reexpose_copy(struct shadowd_backend *b, const struct fsrvp_set *s,
+			  struct fsrvp_copy *c);
+
+/* daemon/state.c: the sets under state_dir. */
+/* Write every set (temporary file, fsync, rename, fsync of the
+ * directory); 0 or -1 after logging. */
+int shadowd_state_save(struct shadowd_backend *b);
+/* Read the sets back, reconcile them with the kernel, devices and mounts
+ * (see Documentation/shadowd.rst, "Persistence"), restore them into
+ * b->f and save the result.  0, or -1 when the file is unreadable. */
+int shadowd_state_load(struct shadowd_backend *b);
 
 /* daemon/server.c: the control socket. */
 struct shadowd_server;
