@@ -392,6 +392,11 @@ report:
 	printf("data chunks: %llu used / %llu\n", (unsigned long long)nr_used,
 	       (unsigned long long)nr_chunks);
 	printf("snapshots: %u live, epoch %u\n", nr_live, cur_epoch);
+	if (le32toh(best->flags) & SHADOW_SB_FAILED)
+		printf("state: Fail (the target failed this store: every snapshot is invalid)\n");
+	if (le32toh(best->flags) & ~SHADOW_SB_KNOWN_FLAGS)
+		problem("superblock has unknown flags 0x%x\n",
+			le32toh(best->flags) & ~SHADOW_SB_KNOWN_FLAGS);
 	if (verbose)
 		for (i = oldest; i; i = snaps[i].next)
 			printf("  %u %s %s %llu %.24s\n", i,

@@ -56,7 +56,7 @@
  * @csum: crc32c of bytes 4..4095 xor SHADOW_SB_CSUM_XOR.
  * @magic: SHADOW_SB_MAGIC.
  * @version: format version.
- * @flags: reserved, zero.
+ * @flags: SHADOW_SB_* bits; a loader refuses bits it does not know.
  * @generation: incremented on every superblock write; highest valid wins.
  * @nonce: random at format; every journal block carries it.
  * @chunk_sectors: data chunk size in sectors, fixed at format.
@@ -88,6 +88,14 @@ struct shadow_disk_sb {
 	__le64 cp_gen;
 	__le64 cur_epoch;
 };
+
+/*
+ * shadow_disk_sb.flags: the target failed the store (a metadata write
+ * failed).  Origin writes stopped being preserved then, so every
+ * snapshot is invalid for good; the store must be formatted again.
+ */
+#define SHADOW_SB_FAILED		(1U << 0)
+#define SHADOW_SB_KNOWN_FLAGS		SHADOW_SB_FAILED
 
 /* Journal entry types. */
 enum shadow_jentry_type {

@@ -500,15 +500,25 @@ int shadow_snap_map(struct shadow_snapdev *sd, struct bio *bio)
  * Drops the chunk lock of a snapshot read from the origin, counts the end
  * of an origin write for the creation gate, and fails reads of a snapshot
  * that became invalid while they were in flight (its chunks may have been
- * reused).
+ * reused).  A whole-chunk write to a writable snapshot lands in a new
+ * store chunk before its record exists: it is held here until the
+ * committer has made the record durable, and ended again then.
  *
- * Return: DM_ENDIO_DONE.
+ * Return: DM_ENDIO_DONE, or DM_ENDIO_INCOMPLETE for a held write.
  */
 int shadow_end_io(struct bio *bio, blk_status_t *error)
 {
 	struct shadow_io *io = dm_per_bio_data(bio, sizeof(struct shadow_io));
 	struct shadow_origin *o = io->o;
 
+	if (io->flags & SHADOW_IO_RECORD_AFTER) {
+		/* the committer ends the bio again once the record is durable */
+		io->flags &= ~SHADOW_IO_RECORD_AFTER;
+		io->flags |= SHADOW_IO_WRITTEN;
+		io->copy_error = *error != BLK_STS_OK;
+		queue_io(o, io, &o->copied, &o->committer);
+		return DM_ENDIO_INCOMPLETE;
+	}
 	if (io->flags & SHADOW_IO_HOLDS_CELL)
 		cell_release(o, io);
 	if (io->flags & SHADOW_IO_INFLIGHT) {
@@ -564,8 +574,15 @@ static void cow_start(struct shadow_origin *o, struct shadow_io *io)
 					  io->sd->snap->epoch);
 		spin_unlock(&store->lock);
 		if (bio_sectors(io->bio) == len) {
-			io->copy_error = false;
-			queue_io(o, io, &o->copied, &o->committer);
+			/*
+			 * Nothing to keep: write the data first and commit
+			 * the record when it is written (shadow_end_io()),
+			 * so that a crash never leaves a record pointing at
+			 * a chunk that does not hold the data.
+			 */
+			io->flags |= SHADOW_IO_RECORD_AFTER;
+			remap_to_store(o, io->bio, io->store_chunk);
+			dm_submit_bio_remap(io->bio, NULL);
 			return;
 		}
 	}
@@ -600,13 +617,16 @@ static void commit_one(struct shadow_origin *o, struct shadow_io *io)
 		shadow_store_release_unused(store, io->store_chunk);
 		if (io->kind == SHADOW_IO_SNAP_WRITE)
 			return;
-		/* the snapshots that read this chunk from the origin lose it */
+		/*
+		 * The snapshots that read this chunk from the origin lose
+		 * it; older ones have it in the store already.
+		 */
 		spin_lock(&store->lock);
 		hi = store->newest;
-		lo = 0;
+		lo = shadow_store_last_hi(store, io->chunk);
 		spin_unlock(&store->lock);
-		DMERR("copy of chunk %u failed: invalidating snapshots",
-		      io->chunk);
+		DMERR("copy of chunk %u failed: invalidating snapshots %u to %u",
+		      io->chunk, lo + 1, hi);
 		shadow_store_invalidate(store, lo, hi);
 		shadow_nl_notify(o, SHADOW_EVENT_SNAP_INVALID, hi);
 		io->copy_error = false;
@@ -628,6 +648,13 @@ static void finish_io(struct shadow_origin *o, struct shadow_io *io)
 
 	if (io->kind == SHADOW_IO_SNAP_WRITE) {
 		cell_release(o, io);
+		if (io->flags & SHADOW_IO_WRITTEN) {
+			io->flags &= ~SHADOW_IO_WRITTEN;
+			if (io->copy_error)
+				bio->bi_status = BLK_STS_IOERR;
+			bio_endio(bio);
+			return;
+		}
 		if (io->copy_error) {
 			bio_io_error(bio);
 			return;

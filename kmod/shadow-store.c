@@ -109,6 +109,8 @@ static int sb_write(struct shadow_store *store, u64 cur_epoch)
 		return -ENOMEM;
 	sb->magic = cpu_to_le32(SHADOW_SB_MAGIC);
 	sb->version = cpu_to_le32(SHADOW_FORMAT_VERSION);
+	if (READ_ONCE(store->failed))
+		sb->flags = cpu_to_le32(SHADOW_SB_FAILED);
 	sb->generation = cpu_to_le64(gen);
 	sb->nonce = cpu_to_le64(store->nonce);
 	sb->chunk_sectors = cpu_to_le32(store->chunk_sectors);
@@ -130,6 +132,25 @@ static int sb_write(struct shadow_store *store, u64 cur_epoch)
 		store->sb_generation = gen;
 	kfree(sb);
 	return r;
+}
+
+/*
+ * Records the Fail state in both superblock copies, so that a reload
+ * does not trust snapshots whose chunks were overwritten unpreserved.
+ * Tried when the store fails and again when it is closed (the device
+ * may work again by then); a store that never takes the write cannot be
+ * loaded either.
+ */
+static void store_persist_fail(struct shadow_store *store)
+{
+	if (!store->writable || !READ_ONCE(store->failed) ||
+	    store->fail_persisted)
+		return;
+	if (!sb_write(store, store->cur_epoch) &&
+	    !sb_write(store, store->cur_epoch)) {
+		store->fail_persisted = true;
+		DMWARN("store failure recorded in the superblock");
+	}
 }
 
 /*
@@ -197,6 +218,22 @@ u32 shadow_store_lookup(struct shadow_store *store, u32 chunk, u32 epoch)
 		}
 	}
 	return best;
+}
+
+/**
+ * shadow_store_last_hi() - newest epoch that reads @chunk from the store
+ * @store: the store
+ * @chunk: origin chunk
+ *
+ * Snapshots up to the returned epoch read @chunk from store records; the
+ * later ones read it from the origin.  Caller holds store->lock.
+ *
+ * Return: the largest upper epoch of the shared records of @chunk, 0 if
+ * none.
+ */
+u32 shadow_store_last_hi(struct shadow_store *store, u32 chunk)
+{
+	return last_hi_below(store, chunk, U32_MAX);
 }
 
 /**
@@ -453,6 +490,7 @@ out:
 bad:
 	store->nr_staged = 0;
 	shadow_store_fail(store, "metadata_write_error");
+	store_persist_fail(store);
 	return r;
 }
 
@@ -915,6 +953,16 @@ static int store_load_sb(struct shadow_store *store, u32 chunk_sectors,
 	store->sb_generation = le64_to_cpu(best->generation);
 	store->cur_epoch = min_t(u64, le64_to_cpu(best->cur_epoch),
 				 SHADOW_MAX_EPOCH);
+	if (le32_to_cpu(best->flags) & ~SHADOW_SB_KNOWN_FLAGS) {
+		*error = "Store superblock has unknown flags";
+		r = -EINVAL;
+		goto out;
+	}
+	if (le32_to_cpu(best->flags) & SHADOW_SB_FAILED) {
+		store->failed = true;
+		store->fail_persisted = true;
+		store->fail_reason = "failed_before_load";
+	}
 
 	r = -EINVAL;
 	if (!is_power_of_2(store->chunk_sectors) ||
@@ -1017,7 +1065,11 @@ int shadow_store_open(struct block_device *bdev, u32 chunk_sectors,
 		r = store_replay(store, error);
 		if (r)
 			goto bad;
-		if (store->jpos && writable) {
+		if (store->failed) {
+			/* every snapshot stays listed, and invalid */
+			DMWARN("store failed before this load: its snapshots are invalid");
+			shadow_store_fail(store, store->fail_reason);
+		} else if (store->jpos && writable) {
 			mutex_lock(&store->commit_lock);
 			r = store_checkpoint(store);
 			mutex_unlock(&store->commit_lock);
@@ -1041,6 +1093,12 @@ bad:
 void shadow_store_close(struct shadow_store *store)
 {
 	struct shadow_snap *snap, *tmp;
+
+	if (store->io_client) {
+		mutex_lock(&store->commit_lock);
+		store_persist_fail(store);
+		mutex_unlock(&store->commit_lock);
+	}
 
 	list_for_each_entry_safe(snap, tmp, &store->snaps, list) {
 		WARN_ON(snap->open_count);

@@ -117,8 +117,9 @@ struct shadow_store {
 	u32 cur_epoch;
 	u32 newest;
 
-	/* failure (lock) */
+	/* failure (lock); fail_persisted under commit_lock */
 	bool failed;
+	bool fail_persisted;
 	const char *fail_reason;
 };
 
@@ -130,6 +131,7 @@ void shadow_store_close(struct shadow_store *store);
 /* Index queries: caller holds store->lock. */
 u32 shadow_store_lookup(struct shadow_store *store, u32 chunk, u32 epoch);
 bool shadow_store_needs_copy(struct shadow_store *store, u32 chunk);
+u32 shadow_store_last_hi(struct shadow_store *store, u32 chunk);
 
 int shadow_store_alloc(struct shadow_store *store, u32 *s);
 void shadow_store_release_unused(struct shadow_store *store, u32 s);

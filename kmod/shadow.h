@@ -137,6 +137,8 @@ enum shadow_io_kind {
 #define SHADOW_IO_INFLIGHT	(1U << 0)	/* counted in o->inflight */
 #define SHADOW_IO_HOLDS_CELL	(1U << 1)	/* release chunk lock at end_io */
 #define SHADOW_IO_GATED		(1U << 2)	/* must pass the gate again */
+#define SHADOW_IO_RECORD_AFTER	(1U << 3)	/* commit the record at end_io */
+#define SHADOW_IO_WRITTEN	(1U << 4)	/* data written, record to commit */
 
 /**
  * struct shadow_io - per-bio data of both targets.

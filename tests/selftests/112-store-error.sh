@@ -9,7 +9,7 @@
 
 require md5sum dd
 trap cleanup_all EXIT
-tap_header 9
+tap_header
 
 make_disks 16 32
 write_random $ORIGIN_DEV 0 $((16 * 1024))
@@ -45,4 +45,27 @@ diag "list: $ost"
 check "the origin reports the snapshot invalid or the store failed" \
 	bash -c "grep -qw invalid <<<'$ost' || $DMSETUP status vol | grep -qw Fail"
 rm -f "$pattern"
+
+# The disk comes back.  The failure must survive a reload: origin writes
+# went unpreserved while the store was failed, so snapshot 1 would read
+# wrong data if the store were trusted again.
+$DMSETUP remove snap1
+$DMSETUP suspend tst-sstore &&
+	$DMSETUP reload tst-sstore --table "0 $STORE_SECTORS linear /dev/ram1 0" &&
+	$DMSETUP resume tst-sstore || bail "cannot bring the store back"
+check "origin removed (the failure is recorded on the way)" origin_down
+check "origin loads again over the failed store" origin_up
+st=$($DMSETUP status vol)
+diag "status after reload: $st"
+check "status still says Fail" grep -qw Fail <<<"$st"
+check "snapshot 1 is still listed, invalid" \
+	grep -q '^1 rw invalid' <<<"$($DMSETUP message vol 0 list)"
+check "snapshot 1 cannot be activated" fails snap_up snap1 1
+check "no new snapshot on a failed store" fails snap_create
+check "origin writes still succeed" \
+	dd if=/dev/urandom of=/dev/mapper/vol bs=4K seek=200 count=8 oflag=direct conv=notrunc status=none
+origin_down
+out=$("$SHADOWCTL" store check "$STORE_DEV")
+diag "$out"
+check "store check reports the Fail state" grep -q '^state: Fail' <<<"$out"
 test_done
