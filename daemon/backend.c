@@ -291,16 +291,19 @@ static uint32_t be_commit(void *ctx, struct fsrvp_set *s, uint32_t timeout_ms)
 static uint64_t origin_sectors(unsigned int maj, unsigned int mnr)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_TABLE);
-	uint64_t start = 0, length = 0;
+	uint64_t start = 0, length = 0, n = 0;
 	char *type = NULL, *params = NULL;
 
 	if (!dmt)
 		return 0;
 	if (dm_task_set_major(dmt, maj) && dm_task_set_minor(dmt, mnr) &&
-	    dm_task_run(dmt))
+	    dm_task_run(dmt)) {
 		dm_get_next_target(dmt, NULL, &start, &length, &type, &params);
+		if (type && !strcmp(type, "shadow-origin"))
+			n = start + length;	/* before type is freed */
+	}
 	dm_task_destroy(dmt);
-	return type && !strcmp(type, "shadow-origin") ? start + length : 0;
+	return n;
 }
 
 /* A directory name from a share: its share component, '/' and '\' as
