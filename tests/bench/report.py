@@ -5,7 +5,12 @@ ratios (printed and written to results.txt), results.json (raw points,
 ratios and the MET / NOT MET verdict of every target) and a PNG plot
 (gnuplot, when installed).
 
-  report.py RAW.JSON OUTDIR"""
+  report.py RAW.JSON OUTDIR [MORE-RAW.JSON...]
+
+Further raw files (a second guest run for the chunk sizes a first run did
+not reach) are merged in: their points and notes are added, and their
+meta is kept under "runs".  Ratios are only ever taken between points of
+one chunk size, which one run measures together."""
 
 import json
 import os
@@ -114,6 +119,8 @@ def build_tables(P):
                  "B"),
                 ("kmem_growth_per_scattered_chunk_bytes",
                  "growth per scattered preserved chunk", "B"),
+                ("dm_exception_per_scattered_chunk_bytes",
+                 "dm_exception cache per scattered chunk", "B"),
                 ("activation_ms", "activation, store full of preserved chunks",
                  "ms")):
             v = {s: P.get(s, fig, ck) for s in SYSTEMS[1:]}
@@ -307,6 +314,18 @@ def main():
     raw_path, outdir = sys.argv[1], sys.argv[2]
     with open(raw_path) as f:
         raw = json.load(f)
+    raw["runs"] = [raw["meta"]]
+    for q in raw["points"]:
+        q.setdefault("run", 0)
+    for more in sys.argv[3:]:
+        with open(more) as f:
+            r2 = json.load(f)
+        raw["runs"].append(r2["meta"])
+        for q in r2["points"]:
+            q["run"] = len(raw["runs"]) - 1
+        # a figure both runs measured is reported from the first
+        raw["points"] += r2["points"]
+        raw["notes"] += [n for n in r2["notes"] if n not in raw["notes"]]
     P = Points(raw)
     meta = raw["meta"]
     head = ["dm-shadow benchmark, %s run, %s" % (meta["mode"],
@@ -314,7 +333,8 @@ def main():
             "guest: %s, %s CPUs, %d MiB, fio %s, TCG (emulated): ratios only"
             % (meta["kernel"].split()[0], meta["cpus"],
                meta["mem_total"] >> 20, meta.get("fio", "?")),
-            "guest time: %s s" % meta.get("elapsed_s", "? (cut short)")]
+            "guest time: %s s" % " + ".join(
+                str(m.get("elapsed_s", "? (cut short)")) for m in raw["runs"])]
     lines, ratios = build_tables(P)
     tg = targets(P)
     lines += ["", "targets"]
