@@ -183,9 +183,15 @@ refused("diff to an earlier snapshot", lambda: nl.diff(vol, 1, 1), errno.EINVAL,
 refused("diff of an unknown snapshot", lambda: nl.diff(vol, 9), errno.ENOENT)
 refused("diff without snapshot", lambda: nl.cmd(SHADOW_CMD_DIFF_GET, genl.origin(*vol), dump=True),
         errno.EINVAL, "Missing snapshot")
-os.system("dmsetup --noudevsync create snapo --table '0 32768 shadow /dev/mapper/vol 1 ro'")
+os.system("dmsetup --noudevsync create snapo --table '0 32768 shadow %d:%d 1 ro'" % vol)
+table = os.popen("dmsetup table snapo").read().strip()
+t.check(table == "0 32768 shadow %d:%d 1 ro" % vol,
+        "snapshot table names its origin by major:minor and reads back: %s" % table)
+rc = os.system("dmsetup --noudevsync create snapo2 --table '%s'" % table)
+t.check(rc == 0, "the table line read back builds a second device")
 refused("delete of an open snapshot", lambda: nl.delete(vol, 1), errno.EBUSY, "open")
-t.check(nl.snap(vol, 1)["open"] == 1, "open count shows the snapshot device")
+t.check(nl.snap(vol, 1)["open"] == 2, "open count shows both snapshot devices")
+os.system("dmsetup --noudevsync remove snapo2")
 os.system("dmsetup --noudevsync remove snapo")
 
 # --------------------------------------------------------------- no capability
