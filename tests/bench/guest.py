@@ -538,7 +538,7 @@ class Bench:
         whole volume with sequential 1 MiB writes (the many-chunk store)."""
         vol = self.cfg["mem_bytes"][chunk // 1024]
         n_str = {4: 16384, 16: 8192, 64: 4096}.get(chunk // 1024, 1024)
-        if self.cfg is QUICK or vol < 256 * MiB:
+        if vol < 256 * MiB:         # quick: a small span
             n_str = min(n_str, 1024)
         span = 2 * n_str * chunk
         length = vol + span
