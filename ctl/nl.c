@@ -47,6 +47,26 @@ int ctl_origin_arg(const char *cmd, const char *spec, struct shadow_dev *dev)
 	return 0;
 }
 
+struct shadow_nl *ctl_nl_origin(const char *cmd, const char *spec,
+				struct shadow_dev *dev, int *ret)
+{
+	struct shadow_nl *nl;
+
+	*ret = ctl_origin_syntax(cmd, spec);
+	if (*ret)
+		return NULL;
+	*ret = EXIT_FAILURE;
+	nl = ctl_nl_open(cmd);
+	if (!nl)
+		return NULL;
+	if (ctl_origin_arg(cmd, spec, dev)) {
+		shadow_nl_close(nl);
+		return NULL;
+	}
+	*ret = 0;
+	return nl;
+}
+
 int ctl_snap_id_arg(const char *cmd, const char *s, uint32_t *id)
 {
 	if (shadow_parse_u32(s, 1, UINT32_MAX, id)) {

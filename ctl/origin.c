@@ -281,16 +281,9 @@ static int origin_show(int argc, char **argv)
 		ctl_err("origin show: expected one ORIGIN");
 		return EXIT_USAGE;
 	}
-	if (ctl_origin_syntax("origin show", argv[optind]))
-		return EXIT_USAGE;
-
-	nl = ctl_nl_open("origin show");
+	nl = ctl_nl_origin("origin show", argv[optind], &dev, &r);
 	if (!nl)
-		return EXIT_FAILURE;
-	if (ctl_origin_arg("origin show", argv[optind], &dev)) {
-		shadow_nl_close(nl);
-		return EXIT_FAILURE;
-	}
+		return r;
 	r = shadow_nl_origin_get(nl, dev, &o, &err);
 	shadow_nl_close(nl);
 	if (r)
@@ -379,15 +372,9 @@ static int origin_set_water(int argc, char **argv)
 		ctl_err("origin set-water: nothing to set (--low, --high)");
 		return EXIT_USAGE;
 	}
-	if (ctl_origin_syntax("origin set-water", argv[optind]))
-		return EXIT_USAGE;
-	nl = ctl_nl_open("origin set-water");
+	nl = ctl_nl_origin("origin set-water", argv[optind], &dev, &r);
 	if (!nl)
-		return EXIT_FAILURE;
-	if (ctl_origin_arg("origin set-water", argv[optind], &dev)) {
-		shadow_nl_close(nl);
-		return EXIT_FAILURE;
-	}
+		return r;
 	r = shadow_nl_set_water(nl, dev, low, high, &err);
 	shadow_nl_close(nl);
 	if (r)

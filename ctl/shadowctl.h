@@ -36,6 +36,12 @@ struct shadow_nl *ctl_nl_open(const char *cmd);
 int ctl_origin_syntax(const char *cmd, const char *spec);
 /* Resolve an origin spec; 0, or EXIT_FAILURE after printing why. */
 int ctl_origin_arg(const char *cmd, const char *spec, struct shadow_dev *dev);
+/*
+ * Check an origin spec, open the family and resolve the spec: the family,
+ * or NULL with *ret set to EXIT_USAGE or EXIT_FAILURE after printing why.
+ */
+struct shadow_nl *ctl_nl_origin(const char *cmd, const char *spec,
+				struct shadow_dev *dev, int *ret);
 /* A snapshot id argument; 0, or EXIT_USAGE after printing why. */
 int ctl_snap_id_arg(const char *cmd, const char *s, uint32_t *id);
 /* Display name of an origin: @hint, its dm name, or MAJ:MIN. */

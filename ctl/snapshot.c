@@ -206,18 +206,9 @@ static int snap_ids_cmd(int argc, char **argv, const char *cmd, bool many)
 		if (ret)
 			goto out;
 	}
-	ret = ctl_origin_syntax(cmd, argv[optind]);
-	if (ret)
-		goto out;
-	ret = EXIT_FAILURE;
-	nl = ctl_nl_open(cmd);
+	nl = ctl_nl_origin(cmd, argv[optind], &dev, &ret);
 	if (!nl)
 		goto out;
-	if (ctl_origin_arg(cmd, argv[optind], &dev)) {
-		shadow_nl_close(nl);
-		goto out;
-	}
-	ret = 0;
 	for (i = 0; i < n; i++) {
 		struct shadow_nl_err err = { 0 };
 		int r;
@@ -353,15 +344,9 @@ static int snap_list(int argc, char **argv)
 		ctl_err("%s: expected one ORIGIN", cmd);
 		return EXIT_USAGE;
 	}
-	if (ctl_origin_syntax(cmd, argv[optind]))
-		return EXIT_USAGE;
-	nl = ctl_nl_open(cmd);
+	nl = ctl_nl_origin(cmd, argv[optind], &dev, &r);
 	if (!nl)
-		return EXIT_FAILURE;
-	if (ctl_origin_arg(cmd, argv[optind], &dev)) {
-		shadow_nl_close(nl);
-		return EXIT_FAILURE;
-	}
+		return r;
 	r = shadow_nl_origin_get(nl, dev, &o, &err);
 	if (r) {
 		shadow_nl_close(nl);
@@ -501,15 +486,9 @@ int cmd_diff(int argc, char **argv)
 		if (r)
 			return r;
 	}
-	if (ctl_origin_syntax("diff", argv[optind]))
-		return EXIT_USAGE;
-	nl = ctl_nl_open("diff");
+	nl = ctl_nl_origin("diff", argv[optind], &dev, &r);
 	if (!nl)
-		return EXIT_FAILURE;
-	if (ctl_origin_arg("diff", argv[optind], &dev)) {
-		shadow_nl_close(nl);
-		return EXIT_FAILURE;
-	}
+		return r;
 	r = shadow_nl_diff_dump(nl, dev, from, to, print_extent, &d, &err);
 	shadow_nl_close(nl);
 	if (d.json && (d.n || !r))
