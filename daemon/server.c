@@ -34,6 +34,7 @@
 #include <json-c/json.h>
 
 #include "fsrvp.h"
+#include "retention.h"
 #include "shadow-nl.h"
 #include "shadowd.h"
 
@@ -56,6 +57,7 @@ struct shadowd_server {
 	int lfd, sfd;
 	struct shadow_nl_events *ev;
 	uint64_t ev_retry;
+	bool resync;			/* events were lost */
 	struct peer **peers;
 	size_t npeers;
 	bool stop;
@@ -267,6 +269,11 @@ static json_object *set_json(const struct shadowd_backend *b,
 		add_str(x, "volume", c->volume);
 		add_u64(x, "snapshot", c->snap_id);
 		add_u64(x, "creation_ts", fsrvp_filetime(c->ctime_ns));
+		if (shadowd_copy_gone(b, c->id)) {
+			json_object_object_add(x, "gone",
+					       json_object_new_boolean(1));
+			add_str(x, "gone_reason", shadowd_copy_gone(b, c->id));
+		}
 		if (c->exposed) {
 			char dm[128], mnt[4096 + 512];
 
@@ -583,6 +590,81 @@ static json_object *do_snapshot(struct shadowd_server *srv, struct peer *p,
 	}
 }
 
+/* ------------------------------------------------------------ policies */
+
+static json_object *policy_json(const struct shadowd_policy *sp)
+{
+	json_object *x = json_object_new_object();
+	char text[1024];
+
+	shadow_ret_policy_format(sp->p, text, sizeof(text));
+	add_str(x, "volume", sp->volume);
+	add_str(x, "policy", text);
+	add_str(x, "source", sp->from_state ? "state" : "config");
+	add_u64(x, "store_high", sp->p->store_high);
+	add_u64(x, "store_low", sp->p->store_low);
+	return x;
+}
+
+static json_object *do_policy(struct shadowd_server *srv, struct peer *p,
+			      const char *op, json_object *req)
+{
+	const char *vol = arg_str(req, "volume");
+	struct shadowd_backend *b = srv->be;
+	json_object *o, *a;
+	size_t i;
+
+	if (!strcmp(op, "show")) {
+		struct shadow_nl_err err = { 0 };
+		const struct shadowd_policy *sp;
+		struct shadow_dev d;
+
+		if (!(p->classes & SHADOWD_QUERY))
+			return reply_err("E_ACCESSDENIED", "not permitted");
+		o = reply_ok();
+		if (!vol) {
+			a = json_object_new_array();
+			for (i = 0; i < b->npol; i++)
+				json_object_array_add(a, policy_json(&b->pol[i]));
+			json_object_object_add(o, "policies", a);
+			return o;
+		}
+		if (shadow_resolve_origin(vol, &d, &err)) {
+			json_object_put(o);
+			return nl_fail(&err);
+		}
+		sp = shadowd_policy_find(b, d.major, d.minor);
+		if (sp) {
+			json_object_object_add(o, "policy", policy_json(sp));
+		} else {
+			json_object_object_add(o, "policy", NULL);
+		}
+		return o;
+	}
+	if (!strcmp(op, "set")) {
+		const char *text = arg_str(req, "policy");
+		char err[256];
+		int r;
+
+		if (!(p->classes & SHADOWD_ADMIN))
+			return reply_err("E_ACCESSDENIED", "not permitted");
+		if (!vol)
+			return BAD_ARG("volume");
+		if (!text)
+			return BAD_ARG("policy");
+		r = shadowd_policy_set(b, vol, text, err, sizeof(err));
+		if (r == -EIO)
+			return reply_err("io", "the policy file cannot be written");
+		if (r)
+			return reply_err(r == -ENOENT ? "not_found" :
+					 "E_INVALIDARG", "%s", err);
+		log_info("policy of %s %s by uid %u", vol,
+			 text[0] ? "set" : "removed", p->cred.uid);
+		return reply_ok();
+	}
+	return reply_err("E_INVALIDARG", "unknown request \"policy.%s\"", op);
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 static json_object *dispatch(struct shadowd_server *srv, struct peer *p,
@@ -605,6 +687,8 @@ static json_object *dispatch(struct shadowd_server *srv, struct peer *p,
 		reply = do_fsrvp(srv, p, op + 6, req);
 	} else if (!strncmp(op, "snapshot.", 9)) {
 		reply = do_snapshot(srv, p, op + 9, req);
+	} else if (!strncmp(op, "policy.", 7)) {
+		reply = do_policy(srv, p, op + 7, req);
 	} else if (!strcmp(op, "volume.list")) {
 		reply = p->classes & SHADOWD_QUERY ? do_volume_list(srv) :
 			reply_err("E_ACCESSDENIED", "not permitted");
@@ -741,21 +825,10 @@ static void accept_peers(struct shadowd_server *srv)
 
 static int on_event(const struct shadow_event *e, void *arg)
 {
-	const char *name = shadow_event_name(e->type);
+	struct shadowd_server *srv = arg;
 
-	if (e->gap)
-		log_warn("kernel events %llu..%llu were lost",
-			 (unsigned long long)e->expected,
-			 (unsigned long long)e->seq - 1);
-	if (e->has_snap)
-		log_info("event %llu: %s %u:%u snapshot %u",
-			 (unsigned long long)e->seq, name ? name : "?",
-			 e->dev.major, e->dev.minor, e->snap_id);
-	else
-		log_info("event %llu: %s %u:%u", (unsigned long long)e->seq,
-			 name ? name : "?", e->dev.major, e->dev.minor);
-	/* TODO (issue 5): prune by the retention policy on low-water,
-	 * high-water and drop events; resync listings after a gap. */
+	if (shadowd_event(srv->be, e))
+		srv->resync = true;
 	return 0;
 }
 
@@ -914,8 +987,18 @@ int shadowd_server_run(struct shadowd_server *srv)
 		if (r > 0 && srv->ev && (pfd[2].revents & POLLIN)) {
 			struct shadow_nl_err err = { 0 };
 
-			if (shadow_nl_events_recv(srv->ev, on_event, NULL, &err))
+			if (shadow_nl_events_recv(srv->ev, on_event, srv, &err))
 				log_warn("kernel events: %s", err.msg);
+			if (err.code == -ENOBUFS)
+				srv->resync = true;
+		}
+		if (srv->resync && srv->ev) {
+			uint64_t seq;
+
+			srv->resync = false;
+			seq = shadowd_resync(srv->be, "events lost");
+			if (seq)
+				shadow_nl_events_resynced(srv->ev, seq);
 		}
 		if (srv->ev_retry && now >= srv->ev_retry)
 			events_open(srv);

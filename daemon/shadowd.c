@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fsrvp.h"
+#include "retention.h"
 #include "shadowd.h"
 
 /* ------------------------------------------------------------ logging */
@@ -212,6 +213,23 @@ static int set_key(struct shadowd_config *c, const char *k, char *v)
 		if (strlen(v) >= sizeof(c->owner_name))
 			return -1;
 		snprintf(c->owner_name, sizeof(c->owner_name), "%s", v);
+	} else if (!strncmp(k, "policy.", 7) && k[7]) {
+		struct shadowd_policy_cfg *pc;
+		struct shadow_ret_policy p;
+		char err[SHADOW_RET_ERRLEN];
+
+		if (c->npolicies >= SHADOWD_POLICIES_MAX ||
+		    strlen(k + 7) >= sizeof(pc->volume) ||
+		    strlen(v) >= sizeof(pc->text))
+			return -1;
+		shadow_ret_policy_init(&p);
+		if (shadow_ret_policy_parse(&p, v, err, sizeof(err))) {
+			log_err("policy.%s: %s", k + 7, err);
+			return -1;
+		}
+		pc = &c->policies[c->npolicies++];
+		snprintf(pc->volume, sizeof(pc->volume), "%s", k + 7);
+		snprintf(pc->text, sizeof(pc->text), "%s", v);
 	} else if (!strncmp(k, "share.", 6) && k[6]) {
 		struct shadowd_share *sh;
 
@@ -383,12 +401,15 @@ int main(int argc, char **argv)
 	}
 	/* After the socket: a second shadowd stops there, before it could
 	 * touch the first one's devices and mounts. */
-	if (shadowd_state_load(&be)) {
+	if (shadowd_policies_load(&be) || shadowd_state_load(&be)) {
 		shadowd_server_free(srv);
 		fsrvp_free(f);
+		shadowd_policies_free(&be);
 		shadowd_backend_fini(&be);
 		return 1;
 	}
+	/* Thresholds reached while shadowd was not running. */
+	shadowd_resync(&be, "start");
 	log_info("shadowd %s ready on %s", SHADOW_VERSION, cfg.socket);
 	shadowd_notify("READY=1\nSTATUS=listening");
 	r = shadowd_server_run(srv);
@@ -396,6 +417,7 @@ int main(int argc, char **argv)
 	log_info("stopping");
 	shadowd_server_free(srv);
 	fsrvp_free(f);
+	shadowd_policies_free(&be);
 	shadowd_backend_fini(&be);
 	return r ? 1 : 0;
 }

@@ -20,6 +20,8 @@
 #define SHADOWD_STATE_FILE	"fsrvp-sets.json"
 #define SHADOWD_GROUPS_MAX	16
 #define SHADOWD_SHARES_MAX	256
+#define SHADOWD_POLICY_FILE	"policies.json"
+#define SHADOWD_POLICIES_MAX	256
 
 /* Classes of requests, for authorisation. */
 enum shadowd_class {
@@ -31,6 +33,12 @@ enum shadowd_class {
 struct shadowd_share {
 	char name[256];
 	char path[4096];
+};
+
+/* "policy.VOLUME = TEXT" of the configuration (checked when read). */
+struct shadowd_policy_cfg {
+	char volume[128];
+	char text[1024];
 };
 
 /* The configuration file, after defaults. */
@@ -50,6 +58,8 @@ struct shadowd_config {
 	char owner_name[256];			/* OwnerMachineName, "" = host */
 	struct shadowd_share shares[SHADOWD_SHARES_MAX];
 	unsigned int nshares;
+	struct shadowd_policy_cfg policies[SHADOWD_POLICIES_MAX];
+	unsigned int npolicies;
 };
 
 void shadowd_config_defaults(struct shadowd_config *c);
@@ -64,8 +74,23 @@ void shadowd_log(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #define log_err(...)	shadowd_log(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)	shadowd_log(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...)	shadowd_log(LOG_NOTICE, __VA_ARGS__)
 #define log_info(...)	shadowd_log(LOG_INFO, __VA_ARGS__)
 #define log_debug(...)	shadowd_log(LOG_DEBUG, __VA_ARGS__)
+
+/* A volume's retention policy (events.c). */
+struct shadow_ret_policy;
+struct shadowd_policy {
+	char volume[128];		/* dm name or "MAJ:MIN" */
+	struct shadow_ret_policy *p;
+	bool from_state;		/* policy.set, else the configuration */
+};
+
+/* An FSRVP copy whose snapshot the kernel dropped or invalidated. */
+struct shadowd_gone {
+	uuid_t copy;
+	char reason[128];
+};
 
 /* daemon/backend.c: the real FSRVP backend. */
 struct shadow_nl;
@@ -74,6 +99,10 @@ struct shadowd_backend {
 	struct shadow_nl *nl;		/* opened on first use */
 	struct fsrvp *f;		/* set by main(): what is persisted */
 	bool loading;			/* no saving while the state loads */
+	struct shadowd_policy *pol;	/* events.c */
+	size_t npol;
+	struct shadowd_gone *gone;	/* events.c, saved by state.c */
+	size_t ngone;
 };
 void shadowd_backend_init(struct shadowd_backend *b,
 			  const struct shadowd_config *cfg,
@@ -101,6 +130,30 @@ int shadowd_state_save(struct shadowd_backend *b);
  * (see Documentation/shadowd.rst, "Persistence"), restore them into
  * b->f and save the result.  0, or -1 when the file is unreadable. */
 int shadowd_state_load(struct shadowd_backend *b);
+
+/* daemon/events.c: policies and the kernel's events. */
+/* The policies of the configuration, then those of state_dir; 0, or -1
+ * after logging (an unreadable policy file). */
+int shadowd_policies_load(struct shadowd_backend *b);
+void shadowd_policies_free(struct shadowd_backend *b);
+/* Set (text not empty) or remove (text "") the policy of @volume (a dm
+ * name, a path or MAJ:MIN), saved in state_dir.  0, or -EINVAL/-ENODEV
+ * and a message in @err; -EIO when it cannot be saved. */
+int shadowd_policy_set(struct shadowd_backend *b, const char *volume,
+		       const char *text, char *err, size_t errlen);
+/* The policy that applies to origin MAJ:MIN (by number, then dm name). */
+const struct shadowd_policy *shadowd_policy_find(struct shadowd_backend *b,
+						 uint32_t major, uint32_t minor);
+/* Why a copy is gone, or NULL. */
+const char *shadowd_copy_gone(const struct shadowd_backend *b,
+			      const uuid_t copy);
+struct shadow_event;
+/* One kernel event; true when a resync is needed (a gap). */
+bool shadowd_event(struct shadowd_backend *b, const struct shadow_event *e);
+/* List origins and snapshots again: copies whose snapshot is gone are
+ * dropped, every origin's thresholds checked.  Returns the highest event
+ * sequence number the listing covers (0 when unknown). */
+uint64_t shadowd_resync(struct shadowd_backend *b, const char *why);
 
 /* daemon/server.c: the control socket. */
 struct shadowd_server;

@@ -52,7 +52,8 @@ static json_object *guid_json(const uuid_t id)
 	return json_object_new_string(s);
 }
 
-static json_object *sets_json(const struct fsrvp *f)
+static json_object *sets_json(const struct shadowd_backend *b,
+			      const struct fsrvp *f)
 {
 	json_object *root = json_object_new_object();
 	json_object *a = json_object_new_array();
@@ -90,6 +91,13 @@ static json_object *sets_json(const struct fsrvp *f)
 					       json_object_new_int64(c->snap_id));
 			json_object_object_add(x, "writable",
 					       json_object_new_boolean(c->writable));
+			if (shadowd_copy_gone(b, c->id)) {
+				json_object_object_add(x, "gone",
+					json_object_new_boolean(1));
+				json_object_object_add(x, "gone_reason",
+					json_object_new_string(
+						shadowd_copy_gone(b, c->id)));
+			}
 			json_object_array_add(cs, x);
 		}
 		json_object_object_add(o, "copies", cs);
@@ -129,7 +137,7 @@ int shadowd_state_save(struct shadowd_backend *b)
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, SHADOWD_STATE_FILE);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, SHADOWD_STATE_FILE);
-	root = sets_json(b->f);
+	root = sets_json(b, b->f);
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -193,6 +201,15 @@ static bool jbool(json_object *o, const char *k)
 
 static int copy_from_json(json_object *x, struct fsrvp_copy *c)
 {
+	if (jbool(x, "gone")) {
+		const char *why = jstr(x, "gone_reason");
+
+		log_info("state: copy of %s on %s was gone (%s): dropped",
+			 jstr(x, "share") ? jstr(x, "share") : "?",
+			 jstr(x, "volume") ? jstr(x, "volume") : "?",
+			 why ? why : "?");
+		return -1;
+	}
 	const char *vol = jstr(x, "volume"), *share = jstr(x, "share");
 	const char *en = jstr(x, "exposed_name");
 	int64_t id = jint(x, "snap_id");

@@ -21,6 +21,7 @@ static const struct unit_suite *const suites[] = {
 	&retention_suite,
 	&shadow_nl_suite,
 	&fsrvp_suite,
+	&prune_suite,
 };
 
 #define N_SUITES (sizeof(suites) / sizeof(suites[0]))
