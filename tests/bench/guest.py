@@ -23,6 +23,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.environ.get(
+    "SHADOW_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               "..", "..")), "tests", "selftests", "lib"))
 import dmctl  # noqa: E402  pylint: disable=wrong-import-position
 
 MiB = 1 << 20
@@ -36,7 +39,7 @@ QUICK = dict(
     chunks_kib=[64], ladder=[1, 8], reps=2, runtime=4, region=16 * MiB,
     seq=16 * MiB, second_stage=8, delete_stage=8, pause_reps=3,
     mem_bytes={64: 64 * MiB}, cow_len=160 * MiB, store_len=512 * MiB,
-    pool_len=512 * MiB,
+    pool_len=512 * MiB, group_reps=5,
 )
 FULL = dict(
     # the chunk sizes of the targets first: a run cut short by --budget
@@ -47,10 +50,18 @@ FULL = dict(
     # preserved data for the memory / activation figure, per chunk size
     # (1 Mi chunks of 4 KiB, 4 GiB, is the goal; 2 GiB fits the time)
     mem_bytes={4: 2 * GiB, 16: 256 * MiB, 64: 256 * MiB, 256: 256 * MiB},
-    cow_len=288 * MiB, store_len=1 * GiB, pool_len=1 * GiB,
+    cow_len=288 * MiB, store_len=1 * GiB, pool_len=1 * GiB, group_reps=15,
 )
 
 SYSTEMS = ["linear", "shadow", "snapshot", "thin"]
+
+# the group pause figure: PAUSE_ORIGINS origins, each a slice of ORIGIN,
+# with its own store (dm-shadow) or COW devices (dm-snapshot) on STOREDISK
+PAUSE_ORIGINS = 4
+PAUSE_SLICE = 64 * MiB
+PAUSE_STORE = 128 * MiB
+PAUSE_COW = 16 * MiB
+PAUSE_CHUNK = 64 * 1024
 
 
 _t0 = time.monotonic()
@@ -72,8 +83,13 @@ class Results:
 
     def add(self, **kw):
         self.data["points"].append(kw)
-        log("%(system)s %(figure)s chunk=%(chunk_kib)s snaps=%(snapshots)s: "
-            "%(value)s %(unit)s" % dict(kw, snapshots=kw.get("snapshots", "-")))
+        where = "snaps=%s" % kw.get("snapshots", "-")
+        if "origins" in kw and kw["figure"] == "group_pause_ms":
+            where = "origins=%d%s" % (kw["origins"], " freeze"
+                                      if kw.get("freeze") else "")
+        log("%s %s chunk=%s %s: %s %s" % (kw["system"], kw["figure"],
+                                          kw["chunk_kib"], where,
+                                          kw["value"], kw["unit"]))
         self.save()
 
     def note(self, text):
@@ -610,6 +626,162 @@ class Bench:
                    preserved_chunks=nchunks, store_bytes=store_len,
                    reactivated=kdelta(m3, m4))
 
+    # ---------------------------------------------------------- group pause
+    def group_pause(self, sysname):
+        """Snapshot creation pause of 1 and of 4 origins cut together, each
+        origin a PAUSE_SLICE of ORIGIN behind a dm-linear device, on idle
+        origins, every cut with no other snapshot live (the previous cut is
+        deleted, untimed).  dm-shadow: one netlink SHADOW_CMD_SNAP_CREATE
+        over all origins, without and with SHADOW_F_FREEZE; the pause is
+        the kernel's SHADOW_A_PAUSE_US, the wall time that of the request.
+        dm-snapshot: what LVM does for a snapshot of several LVs: suspend
+        every snapshot-origin, reload its table and create each new
+        snapshot device (COW devices made beforehand), resume every origin.
+        dm-thin: 4 thin devices of one pool; suspend them all, one
+        create_snap per device, resume them all.  For those two the pause
+        is the wall time from the first suspend to the last resume."""
+        cfg = self.cfg
+        chunk = PAUSE_CHUNK
+        cs = sectors(chunk)
+        reps = cfg["group_reps"]
+        fresh_disks()
+        g = System(cfg, chunk, PAUSE_SLICE)
+        lin = [g.mk("blin%d" % i, PAUSE_SLICE, "linear",
+                    "%s %d" % (ORIGIN, sectors(i * PAUSE_SLICE)))
+               for i in range(PAUSE_ORIGINS)]
+        variants = [(n, f) for n in (1, PAUSE_ORIGINS)
+                    for f in ((False, True) if sysname == "shadow"
+                              else (None,))]
+        times = {v: [] for v in variants}
+        walls = {v: [] for v in variants}
+        try:
+            if sysname == "shadow":
+                cut, undo = self._shadow_group(g, lin, cs)
+            elif sysname == "snapshot":
+                cut, undo = self._snapshot_group(g, lin, cs)
+            else:
+                cut, undo = self._thin_group(g, lin, cs)
+            cut(1, False)           # warm-up, not counted
+            undo()
+            # interleaved, so that drift in the guest hits every variant
+            for _ in range(reps):
+                for n, f in variants:
+                    pause, wall = cut(n, f)
+                    undo()
+                    times[(n, f)].append(pause * 1000)
+                    walls[(n, f)].append(wall * 1000)
+        finally:
+            g.teardown()
+        for n, f in variants:
+            t = sorted(times[(n, f)])
+            w = sorted(walls[(n, f)])
+            kw = {} if f is None else {"freeze": f}
+            self.point(sysname, chunk, "group_pause_ms", t[len(t) // 2],
+                       "ms", origins=n, wall_ms=round(w[len(w) // 2], 3),
+                       all_ms=[round(x, 3) for x in t],
+                       all_wall_ms=[round(x, 3) for x in w],
+                       reps=reps, filesystem=False, **kw)
+
+    def _shadow_group(self, g, lin, cs):
+        import genl  # pylint: disable=import-outside-toplevel
+        nl = genl.Genl()
+        nums = []
+        for i, dev in enumerate(lin):
+            store = g.mk("bstore%d" % i, PAUSE_STORE, "linear", "%s %d" %
+                         (STOREDISK, sectors(i * PAUSE_STORE)))
+            vol = g.mk("bvol%d" % i, PAUSE_SLICE, "shadow-origin",
+                       "%s %s 2 chunk_size %d" % (dev, store, cs))
+            nums.append(genl.devnum(vol))
+        live = []
+
+        def cut(n, freeze):
+            t0 = time.monotonic()
+            ids, pause_us = nl.create(nums[:n], freeze=bool(freeze))
+            wall = time.monotonic() - t0
+            live.extend(ids.items())
+            return pause_us / 1e6, wall
+
+        def undo():
+            while live:
+                nl.delete(*live.pop())
+        return cut, undo
+
+    def _snapshot_group(self, g, lin, cs):
+        for i, dev in enumerate(lin):
+            g.mk("borig%d" % i, PAUSE_SLICE, "snapshot-origin", dev)
+        live = []
+        seq = [0]
+
+        def cut(n, _freeze):
+            k = seq[0]
+            seq[0] += 1
+            cows = []
+            for i in range(n):      # before the suspend, as LVM does
+                cow = g.mk("bcow%d_%d" % (i, k), PAUSE_COW, "linear",
+                           "%s %d" % (STOREDISK,
+                                      sectors(i * PAUSE_COW)))
+                write_direct(cow, 0, 4096, 4096, zero=True)
+                cows.append(cow)
+            t0 = time.monotonic()
+            for i in range(n):
+                dmctl.suspend("borig%d" % i)
+            try:
+                for i in range(n):
+                    dmctl.load("borig%d" % i, [(0, sectors(PAUSE_SLICE),
+                                                "snapshot-origin", lin[i])])
+                    g.mk("bsnap%d_%d" % (i, k), PAUSE_SLICE, "snapshot",
+                         "%s %s P %d" % (lin[i], cows[i], cs))
+                    live.append((i, k))
+            finally:
+                for i in range(n):
+                    dmctl.resume("borig%d" % i)
+            dt = time.monotonic() - t0
+            return dt, dt
+
+        def undo():
+            while live:
+                i, k = live.pop()
+                dmctl.suspend("borig%d" % i)
+                try:
+                    g.rm("bsnap%d_%d" % (i, k))
+                finally:
+                    dmctl.resume("borig%d" % i)
+                g.rm("bcow%d_%d" % (i, k))
+        return cut, undo
+
+    def _thin_group(self, g, lin, cs):
+        meta = g.mk("bmeta", 64 * MiB, "linear", METADISK + " 0")
+        data = g.mk("bdata", PAUSE_STORE, "linear", STOREDISK + " 0")
+        g.mk("bpool", PAUSE_STORE, "thin-pool", "%s %s %d 1" %
+             (meta, data, cs))
+        for i, dev in enumerate(lin):
+            dmctl.message("bpool", "create_thin %d" % i)
+            g.mk("bthin%d" % i, PAUSE_SLICE, "thin",
+                 "/dev/mapper/bpool %d %s" % (i, dev))
+        live = []
+        seq = [PAUSE_ORIGINS]
+
+        def cut(n, _freeze):
+            ids = list(range(seq[0], seq[0] + n))
+            seq[0] += n
+            t0 = time.monotonic()
+            for i in range(n):
+                dmctl.suspend("bthin%d" % i)
+            try:
+                for i in range(n):
+                    dmctl.message("bpool", "create_snap %d %d" % (ids[i], i))
+                    live.append(ids[i])
+            finally:
+                for i in range(n):
+                    dmctl.resume("bthin%d" % i)
+            dt = time.monotonic() - t0
+            return dt, dt
+
+        def undo():
+            while live:
+                dmctl.message("bpool", "delete %d" % live.pop())
+        return cut, undo
+
     def over_time(self, what):
         if time.monotonic() > self.deadline:
             self.res.note("not measured (out of time): " + what)
@@ -618,7 +790,9 @@ class Bench:
 
     def run(self, systems, phases):
         chunks = [c * 1024 for c in self.cfg["chunks_kib"]]
-        work = []
+        # the group pause first: short, and it needs no prefilled origin
+        work = [("pause", sy, PAUSE_CHUNK) for sy in systems
+                if "pause" in phases and sy != "linear"]
         for i, chunk in enumerate(chunks):
             if "ladder" in phases:
                 work += [("ladder", sy, chunk) for sy in systems]
@@ -637,6 +811,8 @@ class Bench:
             try:
                 if phase == "ladder":
                     self.run_system(sysname, chunk)
+                elif phase == "pause":
+                    self.group_pause(sysname)
                 else:
                     self.memory(sysname, chunk)
             except Exception as e:  # pylint: disable=broad-except
@@ -673,7 +849,8 @@ def main():
     ap.add_argument("-o", "--out", default=os.environ.get("VM_OUT", "."))
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--chunks", help="comma-separated KiB, overrides")
-    ap.add_argument("--phases", default="ladder,mem")
+    ap.add_argument("--phases", default="pause,ladder,mem",
+                    help="any of pause (group pause), ladder, mem")
     ap.add_argument("--mem-mib", type=int,
                     help="preserved MiB for the memory figure, overrides")
     ap.add_argument("--budget", type=int, default=0,
@@ -689,7 +866,8 @@ def main():
                    check=False)
     uname = os.uname()
     meta = {
-        "mode": "quick" if a.quick else "full",
+        "mode": ("quick" if a.quick else "full") + (
+            "" if a.phases == "pause,ladder,mem" else " (%s)" % a.phases),
         "kernel": uname.release + " " + uname.version,
         "cpus": os.cpu_count(),
         "mem_total": meminfo()["MemTotal"],
@@ -697,22 +875,35 @@ def main():
                               text=True, check=False).stdout.strip(),
         "config": {k: v for k, v in cfg.items()},
         "targets": dm_targets(),
+        "module": module_info(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     os.makedirs(a.out, exist_ok=True)
     res = Results(os.path.join(a.out, "raw.json"), meta)
-    res.note("group pause for 4 origins: not measured: needs the netlink "
-             "group cut (issue 4)")
     tmp = "/tmp/bench"
     os.makedirs(tmp, exist_ok=True)
     t0 = time.monotonic()
     b = Bench(cfg, res, tmp, t0 + a.budget if a.budget else float("inf"))
-    log("prefill origin (%d MiB)" % (b.length // MiB))
-    prefill(b.length)
-    b.run(systems, a.phases.split(","))
+    phases = a.phases.split(",")
+    if "ladder" in phases:
+        log("prefill origin (%d MiB)" % (b.length // MiB))
+        prefill(b.length)
+    b.run(systems, phases)
     res.data["meta"]["elapsed_s"] = round(time.monotonic() - t0, 1)
     res.save()
     log("done in %.0f s" % (time.monotonic() - t0))
+
+
+def module_info():
+    """Version and srcversion of the dm-shadow module under test."""
+    out = {}
+    for k in ("version", "srcversion"):
+        try:
+            with open("/sys/module/dm_shadow/" + k) as f:
+                out[k] = f.read().strip()
+        except OSError:
+            pass
+    return out
 
 
 def dm_targets():
