@@ -87,6 +87,9 @@ $(B)/san/%.o: %.c $(wildcard include/*.h lib/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SAN) -Itests/unit -c -o $@ $<
 
+# test_prune.c tests daemon/prune.c by including it
+$(B)/san/tests/unit/test_prune.o: daemon/prune.c $(wildcard daemon/*.h)
+
 $(B)/unit-tests: $(patsubst %.c,$(B)/san/%.o,$(UNIT_SRCS) $(LIB_SRCS))
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cunit 2>/dev/null)
 
