@@ -340,19 +340,11 @@ const char *shadowd_copy_gone(const struct shadowd_backend *b,
 }
 
 /*
- * The library has no call to drop one copy of a set; the set's memory is
- * the library's but not const (fsrvp_set_at() hands it out read-only
- * for the callers' sake): a gone copy keeps its place with no snapshot
- * (snap_id 0, so that nothing deletes a later snapshot with the same
- * id) and is not exposed.  It is dropped at the next start.
+ * A gone copy keeps its place in its set with no snapshot and is not
+ * exposed (fsrvp_copy_lost()); it is dropped at the next start.
  */
-static struct fsrvp_set *set_mut(struct fsrvp *f, size_t i)
-{
-	return (struct fsrvp_set *)fsrvp_set_at(f, i);
-}
-
-static void copy_gone(struct shadowd_backend *b, struct fsrvp_set *s,
-		      struct fsrvp_copy *c, const char *why)
+static void copy_gone(struct shadowd_backend *b, const struct fsrvp_set *s,
+		      const struct fsrvp_copy *c, const char *why)
 {
 	struct shadowd_gone *g;
 	char guid[UUID_STR_LEN];
@@ -374,9 +366,7 @@ static void copy_gone(struct shadowd_backend *b, struct fsrvp_set *s,
 		snprintf(g[b->ngone].reason, sizeof(g->reason), "%s", why);
 		b->ngone++;
 	}
-	c->snap_id = 0;
-	c->exposed = false;
-	c->writable = false;
+	fsrvp_copy_lost(b->f, s->id, c->id);
 }
 
 /*
@@ -394,10 +384,10 @@ static size_t copies_check(struct shadowd_backend *b,
 	if (!nl || !b->f)
 		return 0;
 	for (i = 0; i < fsrvp_set_count(b->f); i++) {
-		struct fsrvp_set *s = set_mut(b->f, i);
+		const struct fsrvp_set *s = fsrvp_set_at(b->f, i);
 
 		for (j = 0; j < s->n; j++) {
-			struct fsrvp_copy *c = &s->copies[j];
+			const struct fsrvp_copy *c = &s->copies[j];
 			struct shadow_nl_err err = { 0 };
 			struct shadow_snap *v = NULL;
 			struct shadow_dev cd;

@@ -500,6 +500,27 @@ const struct fsrvp_set *fsrvp_set_find(const struct fsrvp *f,
 	return guid_null(id) ? NULL : find_set(f, id);
 }
 
+int fsrvp_copy_lost(struct fsrvp *f, const uuid_t set, const uuid_t copy)
+{
+	struct fsrvp_set *s = guid_null(set) ? NULL : find_set(f, set);
+	size_t i;
+
+	if (!s)
+		return -ENOENT;
+	for (i = 0; i < s->n; i++) {
+		struct fsrvp_copy *c = &s->copies[i];
+
+		if (uuid_compare(c->id, copy))
+			continue;
+		c->snap_id = 0;
+		c->exposed = false;
+		c->writable = false;
+		changed(f);
+		return 0;
+	}
+	return -ENOENT;
+}
+
 bool fsrvp_context_set(const struct fsrvp *f, uint32_t *ctx)
 {
 	if (ctx)

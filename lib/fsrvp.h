@@ -310,6 +310,13 @@ size_t fsrvp_set_count(const struct fsrvp *f);
 const struct fsrvp_set *fsrvp_set_at(const struct fsrvp *f, size_t i);
 const struct fsrvp_set *fsrvp_set_find(const struct fsrvp *f,
 				       const uuid_t id);
+/*
+ * The snapshot of a copy is gone (dropped or invalidated by the kernel):
+ * the copy keeps its place in its set with no snapshot (snap_id 0, so that
+ * nothing deletes a later snapshot that reuses the id) and is no longer
+ * exposed; the caller has unexposed it.  0, or -ENOENT.
+ */
+int fsrvp_copy_lost(struct fsrvp *f, const uuid_t set, const uuid_t copy);
 /* ContextSet and CurrentContext. */
 bool fsrvp_context_set(const struct fsrvp *f, uint32_t *ctx);
 

@@ -711,6 +711,36 @@ static void test_expose(void)
 	fsrvp_free(f);
 }
 
+/* The kernel dropped a copy's snapshot: the copy stays, with nothing. */
+static void test_copy_lost(void)
+{
+	struct fsrvp *f = server();
+	uuid_t set, copies[2], other;
+	const struct fsrvp_set *s;
+	unsigned int changes;
+
+	uuid_generate(other);
+	added(f, 0x400000, set, two_shares, copies);
+	CU_ASSERT_EQUAL(fsrvp_commit_set(f, &alice, set, 1000), 0);
+	CU_ASSERT_EQUAL(fsrvp_expose_set(f, &alice, set, 1000), 0);
+	s = fsrvp_set_find(f, set);
+	CU_ASSERT_NOT_EQUAL(s->copies[1].snap_id, 0);
+	changes = fk.changes;
+	CU_ASSERT_EQUAL(fsrvp_copy_lost(f, set, copies[1]), 0);
+	CU_ASSERT_EQUAL(fk.changes, changes + 1);
+	CU_ASSERT_EQUAL(s->n, 2);
+	CU_ASSERT_EQUAL(s->copies[1].snap_id, 0);
+	CU_ASSERT_FALSE(s->copies[1].exposed);
+	CU_ASSERT_FALSE(s->copies[1].writable);
+	CU_ASSERT_TRUE(s->copies[0].exposed);
+	CU_ASSERT_NOT_EQUAL(s->copies[0].snap_id, 0);
+	CU_ASSERT_EQUAL(s->status, FSRVP_EXPOSED);
+	CU_ASSERT_EQUAL(fsrvp_copy_lost(f, set, other), -ENOENT);
+	CU_ASSERT_EQUAL(fsrvp_copy_lost(f, other, copies[0]), -ENOENT);
+	CU_ASSERT_EQUAL(fsrvp_copy_lost(f, zero_id, copies[0]), -ENOENT);
+	fsrvp_free(f);
+}
+
 static void test_expose_hidden_share(void)
 {
 	static const char *const hidden[] = { "\\\\srv\\backup$\\", NULL };
@@ -1231,6 +1261,7 @@ static CU_TestInfo tests[] = {
 	{ "commit_reentry", test_commit_reentry },
 	{ "expose", test_expose },
 	{ "expose_hidden_share", test_expose_hidden_share },
+	{ "copy_lost", test_copy_lost },
 	{ "recovery_complete", test_recovery_complete },
 	{ "abort", test_abort },
 	{ "is_path_supported", test_is_path_supported },
