@@ -10,7 +10,8 @@
  * and setting usage thresholds.  Changes are announced on the
  * SHADOW_GENL_MCGRP_EVENTS multicast group.
  *
- * Every command needs CAP_NET_ADMIN (GENL_ADMIN_PERM) and validates its
+ * Every command, and joining the events group, needs CAP_NET_ADMIN
+ * (GENL_ADMIN_PERM, GENL_MCAST_CAP_NET_ADMIN).  Every command validates its
  * attributes strictly: unknown attributes, wrong lengths and trailing
  * data are refused.  A refusal carries an extended-ack message naming
  * the problem and, where it applies, the offending attribute.

@@ -29,7 +29,10 @@ enum {
 };
 
 static const struct genl_multicast_group shadow_mcgrps[] = {
-	[SHADOW_MCGRP_EVENTS] = { .name = SHADOW_GENL_MCGRP_EVENTS },
+	[SHADOW_MCGRP_EVENTS] = {
+		.name = SHADOW_GENL_MCGRP_EVENTS,
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
 };
 
 /*

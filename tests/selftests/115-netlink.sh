@@ -211,13 +211,18 @@ if pid == 0:
             except genl.NetlinkError as e:
                 if e.errno != errno.EPERM:
                     code |= 2
+        try:
+            u.subscribe()
+            code |= 8
+        except PermissionError:
+            pass
     except Exception as e:  # noqa: BLE001
         print("# child: %r" % e)
         code |= 4
     os._exit(code)
 _, status = os.waitpid(pid, 0)
 t.check(os.WEXITSTATUS(status) == 0,
-        "a caller without CAP_NET_ADMIN gets EPERM for every command (%d)" % os.WEXITSTATUS(status))
+        "a caller without CAP_NET_ADMIN gets EPERM for every command and the events group (%d)" % os.WEXITSTATUS(status))
 t.check([x["id"] for x in nl.snaps(vol)] == [1], "and nothing changed")
 
 # --------------------------------------------------------------- events
