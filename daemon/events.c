@@ -110,32 +110,14 @@ static int policy_key(const char *volume, char *key, size_t len,
 	return -EINVAL;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t r = write(fd, p, n);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 /* <state_dir>/policies.json: the policies set over the socket. */
 static int policies_save(struct shadowd_backend *b)
 {
-	const char *dir = b->cfg->state_dir;
-	char path[PATH_MAX + 64], tmp[PATH_MAX + 64], text[1024];
 	json_object *root = json_object_new_object();
 	json_object *a = json_object_new_array();
-	const char *s;
-	int fd, dfd, r = -1;
+	char text[1024];
 	size_t i;
+	int r;
 
 	json_object_object_add(root, "version",
 			       json_object_new_int(POLICY_VERSION));
@@ -153,35 +135,10 @@ static int policies_save(struct shadowd_backend *b)
 		json_object_array_add(a, o);
 	}
 	json_object_object_add(root, "policies", a);
-	s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
-
-	if (mkdir(dir, 0755) && errno != EEXIST) {
-		log_err("policies: mkdir %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/%s", dir, SHADOWD_POLICY_FILE);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, SHADOWD_POLICY_FILE);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write_all(fd, s, strlen(s)) || write_all(fd, "\n", 1) ||
-	    fsync(fd)) {
-		log_err("policies: %s: %s", tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (close(fd) || rename(tmp, path)) {
-		log_err("policies: %s: %s", path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd))
-		log_warn("policies: fsync %s: %s", dir, strerror(errno));
-	if (dfd >= 0)
-		close(dfd);
-	r = 0;
-out:
+	r = shadowd_write_file(b->cfg->state_dir, SHADOWD_POLICY_FILE,
+			       json_object_to_json_string_ext(root,
+						JSON_C_TO_STRING_PRETTY),
+			       "policies");
 	json_object_put(root);
 	return r;
 }

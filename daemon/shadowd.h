@@ -126,6 +126,9 @@ int shadowd_reexpose_copy(struct shadowd_backend *b, const struct fsrvp_set *s,
 /* Write every set (temporary file, fsync, rename, fsync of the
  * directory); 0 or -1 after logging. */
 int shadowd_state_save(struct shadowd_backend *b);
+/* Replace <dir>/<name> with text: tmp, fsync, rename, fsync dir; 0/-1. */
+int shadowd_write_file(const char *dir, const char *name, const char *text,
+		       const char *what);
 /* Read the sets back, reconcile them with the kernel, devices and mounts
  * (see Documentation/shadowd.rst, "Persistence"), restore them into
  * b->f and save the result.  0, or -1 when the file is unreadable. */

@@ -123,44 +123,62 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-int shadowd_state_save(struct shadowd_backend *b)
+/**
+ * shadowd_write_file() - replace <dir>/<name> with @text, crash-safely
+ * @dir: the state directory, created if missing
+ * @name: the file name
+ * @text: the new content; a newline is added
+ * @what: for log messages
+ *
+ * Writes a temporary file, fsyncs it, renames it over the old one and
+ * fsyncs the directory: after a crash the file is either the old or the
+ * new one, whole.
+ *
+ * Return: 0, or -1 after logging why.
+ */
+int shadowd_write_file(const char *dir, const char *name, const char *text,
+		       const char *what)
 {
-	const char *dir = b->cfg->state_dir;
 	char path[PATH_MAX + 64], tmp[PATH_MAX + 64];
-	json_object *root;
-	const char *text;
-	int fd, dfd, r = -1;
+	int fd, dfd;
 
 	if (mkdir(dir, 0755) && errno != EEXIST) {
-		log_err("state: mkdir %s: %s", dir, strerror(errno));
+		log_err("%s: mkdir %s: %s", what, dir, strerror(errno));
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, SHADOWD_STATE_FILE);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, SHADOWD_STATE_FILE);
-	root = sets_json(b, b->f);
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
-
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || write_all(fd, text, strlen(text)) ||
 	    write_all(fd, "\n", 1) || fsync(fd)) {
-		log_err("state: %s: %s", tmp, strerror(errno));
+		log_err("%s: %s: %s", what, tmp, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		unlink(tmp);
-		goto out;
+		return -1;
 	}
 	if (close(fd) || rename(tmp, path)) {
-		log_err("state: %s: %s", path, strerror(errno));
+		log_err("%s: %s: %s", what, path, strerror(errno));
 		unlink(tmp);
-		goto out;
+		return -1;
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd))
-		log_warn("state: fsync %s: %s", dir, strerror(errno));
+		log_warn("%s: fsync %s: %s", what, dir, strerror(errno));
 	if (dfd >= 0)
 		close(dfd);
-	r = 0;
-out:
+	return 0;
+}
+
+int shadowd_state_save(struct shadowd_backend *b)
+{
+	json_object *root = sets_json(b, b->f);
+	int r;
+
+	r = shadowd_write_file(b->cfg->state_dir, SHADOWD_STATE_FILE,
+			       json_object_to_json_string_ext(root,
+						JSON_C_TO_STRING_PRETTY),
+			       "state");
 	json_object_put(root);
 	return r;
 }
