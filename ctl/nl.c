@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libsmartcols.h>
+
 #include "shadow-nl.h"
 #include "shadowctl.h"
 #include "units.h"
@@ -65,6 +67,36 @@ struct shadow_nl *ctl_nl_origin(const char *cmd, const char *spec,
 	}
 	*ret = 0;
 	return nl;
+}
+
+struct libscols_table *ctl_new_table(const char *name,
+				     const struct ctl_col *cols, int ncols,
+				     const struct ctl_out *out)
+{
+	struct libscols_table *tb = scols_new_table();
+	int i;
+
+	if (!tb)
+		return NULL;
+	scols_table_set_name(tb, name);
+	scols_table_enable_json(tb, out->json);
+	scols_table_enable_noheadings(tb, out->noheadings);
+	scols_table_enable_raw(tb, out->raw);
+	for (i = 0; i < ncols; i++) {
+		struct libscols_column *cl;
+		int json = cols[i].json;
+
+		cl = scols_table_new_column(tb, cols[i].name, cols[i].whint,
+					    cols[i].flags);
+		if (!cl) {
+			scols_unref_table(tb);
+			return NULL;
+		}
+		if (json < 0)
+			json = out->bytes ? SCOLS_JSON_NUMBER : SCOLS_JSON_STRING;
+		scols_column_set_json_type(cl, json);
+	}
+	return tb;
 }
 
 int ctl_snap_id_arg(const char *cmd, const char *s, uint32_t *id)

@@ -38,14 +38,7 @@ enum {
 
 #define CELL_LEN (SHADOW_NL_NAMELEN + 16)
 
-struct colinfo {
-	const char *name;
-	double whint;
-	int flags;
-	int json;	/* SCOLS_JSON_*; -1: a size, a number only with --bytes */
-};
-
-static const struct colinfo cols[NR_COLS] = {
+static const struct ctl_col cols[NR_COLS] = {
 	[COL_NAME] = { "NAME", 0.2, 0, SCOLS_JSON_STRING },
 	[COL_DEV] = { "DEV", 7, 0, SCOLS_JSON_STRING },
 	[COL_STORE] = { "STORE", 7, 0, SCOLS_JSON_STRING },
@@ -63,12 +56,6 @@ static const struct colinfo cols[NR_COLS] = {
 	[COL_DEVICE] = { "DEVICE", 7, 0, SCOLS_JSON_STRING },
 };
 
-struct out_opts {
-	int json;
-	int noheadings;
-	int raw;
-	int bytes;
-};
 
 static void origin_cells(const struct shadow_origin *o, int bytes,
 			 char cell[NR_COLS][CELL_LEN])
@@ -108,34 +95,16 @@ static void origin_cells(const struct shadow_origin *o, int bytes,
 }
 
 static int print_table(const struct shadow_origin *v, size_t n, int ncols,
-		       const struct out_opts *oo)
+		       const struct ctl_out *oo)
 {
 	char cell[NR_COLS][CELL_LEN];
 	struct libscols_table *tb;
 	int i, r = 0;
 	size_t k;
 
-	tb = scols_new_table();
+	tb = ctl_new_table("origins", cols, ncols, oo);
 	if (!tb)
 		return -ENOMEM;
-	scols_table_set_name(tb, "origins");
-	scols_table_enable_json(tb, oo->json);
-	scols_table_enable_noheadings(tb, oo->noheadings);
-	scols_table_enable_raw(tb, oo->raw);
-	for (i = 0; i < ncols; i++) {
-		struct libscols_column *cl;
-		int json = cols[i].json;
-
-		cl = scols_table_new_column(tb, cols[i].name, cols[i].whint,
-					    cols[i].flags);
-		if (!cl) {
-			r = -ENOMEM;
-			goto out;
-		}
-		if (json < 0)
-			json = oo->bytes ? SCOLS_JSON_NUMBER : SCOLS_JSON_STRING;
-		scols_column_set_json_type(cl, json);
-	}
 	for (k = 0; k < n; k++) {
 		struct libscols_line *ln = scols_table_new_line(tb, NULL);
 
@@ -179,7 +148,7 @@ static int origin_list(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct shadow_nl_err err = { 0 };
-	struct out_opts oo = { 0 };
+	struct ctl_out oo = { 0 };
 	struct shadow_origin *v = NULL;
 	struct shadow_nl *nl;
 	size_t n = 0;
@@ -249,7 +218,7 @@ static int origin_show(int argc, char **argv)
 	};
 	char cell[NR_COLS][CELL_LEN];
 	struct shadow_nl_err err = { 0 };
-	struct out_opts oo = { 0 };
+	struct ctl_out oo = { 0 };
 	struct shadow_origin o;
 	struct shadow_dev dev;
 	struct shadow_nl *nl;

@@ -42,6 +42,27 @@ int ctl_origin_arg(const char *cmd, const char *spec, struct shadow_dev *dev);
  */
 struct shadow_nl *ctl_nl_origin(const char *cmd, const char *spec,
 				struct shadow_dev *dev, int *ret);
+/* A column of a libsmartcols table. */
+struct ctl_col {
+	const char *name;
+	double whint;
+	int flags;
+	int json;	/* SCOLS_JSON_*; -1: a size, a number only with --bytes */
+};
+
+/* The output options of the listing commands. */
+struct ctl_out {
+	int json;
+	int noheadings;
+	int raw;
+	int bytes;
+};
+
+struct libscols_table;
+/* A table named @name with the first @ncols of @cols; NULL: no memory. */
+struct libscols_table *ctl_new_table(const char *name,
+				     const struct ctl_col *cols, int ncols,
+				     const struct ctl_out *out);
 /* A snapshot id argument; 0, or EXIT_USAGE after printing why. */
 int ctl_snap_id_arg(const char *cmd, const char *s, uint32_t *id);
 /* Display name of an origin: @hint, its dm name, or MAJ:MIN. */

@@ -243,12 +243,7 @@ static int snap_set_readonly(int argc, char **argv)
 enum { SC_ID, SC_CREATED, SC_MODE, SC_STATE, SC_OPEN, SC_EXCLUSIVE, SC_LABEL,
        NR_SCOLS };
 
-static const struct {
-	const char *name;
-	double whint;
-	int flags;
-	int json;	/* -1: a size */
-} snap_cols[NR_SCOLS] = {
+static const struct ctl_col snap_cols[NR_SCOLS] = {
 	[SC_ID] = { "ID", 4, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER },
 	[SC_CREATED] = { "CREATED", 25, 0, SCOLS_JSON_STRING },
 	[SC_MODE] = { "MODE", 4, 0, SCOLS_JSON_STRING },
@@ -261,7 +256,7 @@ static const struct {
 struct list_ctx {
 	struct libscols_table *tb;
 	uint64_t chunk_bytes;
-	int bytes;
+	struct ctl_out out;
 };
 
 static int snap_line(const struct shadow_snap *s, void *arg)
@@ -279,7 +274,7 @@ static int snap_line(const struct shadow_snap *s, void *arg)
 	snprintf(cell[SC_STATE], sizeof(cell[0]), "%s",
 		 s->invalid ? "invalid" : "valid");
 	snprintf(cell[SC_OPEN], sizeof(cell[0]), "%u", s->open);
-	ctl_size(s->exclusive * lc->chunk_bytes, lc->bytes, cell[SC_EXCLUSIVE],
+	ctl_size(s->exclusive * lc->chunk_bytes, lc->out.bytes, cell[SC_EXCLUSIVE],
 		 sizeof(cell[0]));
 	snprintf(cell[SC_LABEL], sizeof(cell[0]), "%s", s->label);
 	for (i = 0; i < NR_SCOLS; i++) {
@@ -303,8 +298,8 @@ static int snap_list(int argc, char **argv)
 	};
 	const char *cmd = "snapshot list";
 	struct shadow_nl_err err = { 0 };
-	int c, i, r, json = 0, noheadings = 0, raw = 0;
 	struct list_ctx lc = { 0 };
+	int c, r;
 	struct shadow_origin o;
 	struct shadow_dev dev;
 	struct shadow_nl *nl;
@@ -312,16 +307,16 @@ static int snap_list(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "Jnrbh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'J':
-			json = 1;
+			lc.out.json = 1;
 			break;
 		case 'n':
-			noheadings = 1;
+			lc.out.noheadings = 1;
 			break;
 		case 'r':
-			raw = 1;
+			lc.out.raw = 1;
 			break;
 		case 'b':
-			lc.bytes = 1;
+			lc.out.bytes = 1;
 			break;
 		case 'h':
 			printf("Usage: shadowctl snapshot list [--json] [--noheadings] [--raw] [--bytes] ORIGIN\n\n"
@@ -354,31 +349,13 @@ static int snap_list(int argc, char **argv)
 	}
 	lc.chunk_bytes = (uint64_t)o.chunk_sectors * 512;
 
-	lc.tb = scols_new_table();
+	lc.tb = ctl_new_table("snapshots", snap_cols, NR_SCOLS, &lc.out);
 	if (!lc.tb) {
 		shadow_nl_close(nl);
 		ctl_err("%s: out of memory", cmd);
 		return EXIT_FAILURE;
 	}
-	scols_table_set_name(lc.tb, "snapshots");
-	scols_table_enable_json(lc.tb, json);
-	scols_table_enable_noheadings(lc.tb, noheadings);
-	scols_table_enable_raw(lc.tb, raw);
-	for (i = 0; i < NR_SCOLS; i++) {
-		struct libscols_column *cl;
-		int jt = snap_cols[i].json;
-
-		cl = scols_table_new_column(lc.tb, snap_cols[i].name,
-					    snap_cols[i].whint, snap_cols[i].flags);
-		if (!cl)
-			break;
-		if (jt < 0)
-			jt = lc.bytes ? SCOLS_JSON_NUMBER : SCOLS_JSON_STRING;
-		scols_column_set_json_type(cl, jt);
-	}
-	r = i < NR_SCOLS ? -ENOMEM : 0;
-	if (!r)
-		r = shadow_nl_snap_dump(nl, dev, snap_line, &lc, &err);
+	r = shadow_nl_snap_dump(nl, dev, snap_line, &lc, &err);
 	shadow_nl_close(nl);
 	if (r) {
 		scols_unref_table(lc.tb);
