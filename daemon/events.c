@@ -117,7 +117,6 @@ static int policies_save(struct shadowd_backend *b)
 	json_object *a = json_object_new_array();
 	char text[1024];
 	size_t i;
-	int r;
 
 	json_object_object_add(root, "version",
 			       json_object_new_int(POLICY_VERSION));
@@ -135,12 +134,8 @@ static int policies_save(struct shadowd_backend *b)
 		json_object_array_add(a, o);
 	}
 	json_object_object_add(root, "policies", a);
-	r = shadowd_write_file(b->cfg->state_dir, SHADOWD_POLICY_FILE,
-			       json_object_to_json_string_ext(root,
-						JSON_C_TO_STRING_PRETTY),
-			       "policies");
-	json_object_put(root);
-	return r;
+	return shadowd_write_json(b->cfg->state_dir, SHADOWD_POLICY_FILE, root,
+				  "policies");
 }
 
 int shadowd_policies_load(struct shadowd_backend *b)

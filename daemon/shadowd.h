@@ -129,6 +129,10 @@ int shadowd_state_save(struct shadowd_backend *b);
 /* Replace <dir>/<name> with text: tmp, fsync, rename, fsync dir; 0/-1. */
 int shadowd_write_file(const char *dir, const char *name, const char *text,
 		       const char *what);
+/* The same for a JSON document, which it releases. */
+struct json_object;
+int shadowd_write_json(const char *dir, const char *name,
+		       struct json_object *root, const char *what);
 /* Read the sets back, reconcile them with the kernel, devices and mounts
  * (see Documentation/shadowd.rst, "Persistence"), restore them into
  * b->f and save the result.  0, or -1 when the file is unreadable. */

@@ -170,17 +170,32 @@ int shadowd_write_file(const char *dir, const char *name, const char *text,
 	return 0;
 }
 
-int shadowd_state_save(struct shadowd_backend *b)
+/**
+ * shadowd_write_json() - shadowd_write_file() of a JSON document
+ * @dir: the state directory
+ * @name: the file name
+ * @root: the document, released here
+ * @what: for log messages
+ *
+ * Return: 0, or -1 after logging why.
+ */
+int shadowd_write_json(const char *dir, const char *name, json_object *root,
+		       const char *what)
 {
-	json_object *root = sets_json(b, b->f);
 	int r;
 
-	r = shadowd_write_file(b->cfg->state_dir, SHADOWD_STATE_FILE,
+	r = shadowd_write_file(dir, name,
 			       json_object_to_json_string_ext(root,
 						JSON_C_TO_STRING_PRETTY),
-			       "state");
+			       what);
 	json_object_put(root);
 	return r;
+}
+
+int shadowd_state_save(struct shadowd_backend *b)
+{
+	return shadowd_write_json(b->cfg->state_dir, SHADOWD_STATE_FILE,
+				  sets_json(b, b->f), "state");
 }
 
 /* ---------------------------------------------------------------- load */
