@@ -67,8 +67,12 @@ $(B)/%.o: %.c $(wildcard include/*.h lib/*.h ctl/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/shadowctl: $(patsubst %.c,$(B)/%.o,$(CTL_SRCS) $(LIB_SRCS))
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# shadowctl talks to shadowd in JSON too.
+CTL_OBJS    := $(patsubst %.c,$(B)/%.o,$(CTL_SRCS))
+$(CTL_OBJS): ALL_CFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null)
+
+$(B)/shadowctl: $(CTL_OBJS) $(patsubst %.c,$(B)/%.o,$(LIB_SRCS))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs json-c 2>/dev/null)
 
 # shadowd: daemon/ and lib/, with json-c and libmount besides.
 DAEMON_SRCS := $(wildcard daemon/*.c)

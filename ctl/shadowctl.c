@@ -123,7 +123,7 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "Usage: %s [--version] [--help] <command> [<args>]\n\n"
+	fprintf(f, "Usage: %s [--version] [--help] [--socket PATH] <command> [<args>]\n\n"
 		"Commands:\n", prog);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
@@ -146,6 +146,20 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
 		printf("shadowctl %s\n", SHADOW_VERSION);
 		return 0;
+	}
+
+	if (!strcmp(argv[1], "--socket") || !strcmp(argv[1], "-S")) {
+		if (argc < 4) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		ctl_sd_set_socket(argv[2]);
+		argc -= 2;
+		argv += 2;
+	} else if (!strncmp(argv[1], "--socket=", 9)) {
+		ctl_sd_set_socket(argv[1] + 9);
+		argc--;
+		argv++;
 	}
 
 	dm_log_with_errno_init(dm_log_quiet);

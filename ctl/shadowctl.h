@@ -12,7 +12,11 @@ struct ctl_command {
 	const char *summary;
 };
 
-#define EXIT_USAGE 2
+/* Exit codes (Documentation/man/shadowctl.8, EXIT STATUS). */
+#define EXIT_USAGE	2	/* bad command line */
+#define EXIT_NODAEMON	3	/* shadowd cannot be reached */
+#define EXIT_DENIED	4	/* shadowd refused: not authorised */
+#define EXIT_NOTFOUND	5	/* no such volume, snapshot, set or copy */
 
 struct shadow_dev;
 struct shadow_nl;
@@ -73,5 +77,26 @@ char *ctl_size(uint64_t bytes, int raw, char *buf, size_t len);
 /* Dispatch "GROUP CMD ARGS..." through @tab; help when CMD is missing. */
 int ctl_subcommand(const char *group, const struct ctl_command *tab, size_t n,
 		   int argc, char **argv);
+
+/* ctl/sd.c: requests to shadowd's control socket */
+
+struct json_object;
+/* --socket; NULL: $SHADOWD_SOCKET or the default. */
+void ctl_sd_set_socket(const char *path);
+const char *ctl_sd_socket(void);
+/* A new request object {"op": @op}; exits when out of memory. */
+struct json_object *ctl_sd_request(const char *op);
+/*
+ * Send @req (consumed) and read the reply into *@reply (NULL when none
+ * arrived; the caller puts it).  Returns 0 when the reply says ok;
+ * otherwise prints "shadowctl: CMD: why" and returns EXIT_NODAEMON,
+ * EXIT_DENIED, EXIT_NOTFOUND or EXIT_FAILURE.
+ */
+int ctl_sd_call(const char *cmd, struct json_object *req,
+		struct json_object **reply);
+/* The reply's "error" name, or NULL. */
+const char *ctl_sd_error(struct json_object *reply);
+/* The exit code for a failed reply. */
+int ctl_sd_exit_code(struct json_object *reply);
 
 #endif
