@@ -36,6 +36,7 @@
 #include "fsrvp.h"
 #include "retention.h"
 #include "shadow-nl.h"
+#include "proto.h"
 #include "shadowd.h"
 
 struct peer {
@@ -137,117 +138,6 @@ bool shadowd_permitted(void *ctx, const struct fsrvp_caller *c,
 
 /* ------------------------------------------------------------ replies */
 
-static json_object *reply_ok(void)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	return o;
-}
-
-static json_object *reply_err(const char *error, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static json_object *reply_err(const char *error, const char *fmt, ...)
-{
-	json_object *o = json_object_new_object();
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	json_object_object_add(o, "ok", json_object_new_boolean(0));
-	json_object_object_add(o, "error", json_object_new_string(error));
-	json_object_object_add(o, "message", json_object_new_string(msg));
-	return o;
-}
-
-/* An FSRVP result: {"ok": bool, "hresult": "0x...", "error": NAME}. */
-static json_object *reply_hr(uint32_t hr)
-{
-	json_object *o = json_object_new_object();
-	const char *name = fsrvp_strerror(hr);
-	char hex[16];
-
-	snprintf(hex, sizeof(hex), "0x%08X", hr);
-	json_object_object_add(o, "ok", json_object_new_boolean(hr == 0));
-	json_object_object_add(o, "hresult", json_object_new_string(hex));
-	if (hr)
-		json_object_object_add(o, "error",
-				       json_object_new_string(name ? name : hex));
-	return o;
-}
-
-static void add_guid(json_object *o, const char *key, const uuid_t id)
-{
-	char s[UUID_STR_LEN];
-
-	uuid_unparse_lower(id, s);
-	json_object_object_add(o, key, json_object_new_string(s));
-}
-
-static void add_str(json_object *o, const char *key, const char *v)
-{
-	json_object_object_add(o, key, json_object_new_string(v));
-}
-
-static void add_u64(json_object *o, const char *key, uint64_t v)
-{
-	json_object_object_add(o, key, json_object_new_int64((int64_t)v));
-}
-
-/* ------------------------------------------------------- arguments */
-
-static const char *arg_str(json_object *req, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(req, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/* A GUID argument; a missing one is the NULL GUID. -1 when malformed. */
-static int arg_guid(json_object *req, const char *key, uuid_t id)
-{
-	const char *s = arg_str(req, key);
-	char buf[UUID_STR_LEN];
-	size_t n;
-
-	uuid_clear(id);
-	if (!s)
-		return json_object_object_get_ex(req, key, NULL) ? -1 : 0;
-	n = strlen(s);
-	if (n == 38 && s[0] == '{' && s[37] == '}') {	/* {GUID} */
-		memcpy(buf, s + 1, 36);
-		buf[36] = '\0';
-		s = buf;
-	}
-	return uuid_parse(s, id) ? -1 : 0;
-}
-
-/* An unsigned 32-bit argument, @def when missing; -1 when malformed. */
-static int arg_u32(json_object *req, const char *key, uint32_t def,
-		   uint32_t *out)
-{
-	json_object *v;
-	int64_t n;
-
-	*out = def;
-	if (!json_object_object_get_ex(req, key, &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_int))
-		return -1;
-	n = json_object_get_int64(v);
-	if (n < 0 || n > UINT32_MAX)
-		return -1;
-	*out = (uint32_t)n;
-	return 0;
-}
-
-#define BAD_ARG(name) reply_err("E_INVALIDARG", "bad or missing \"%s\"", name)
 
 /* ------------------------------------------------------ FSRVP requests */
 
@@ -429,12 +319,6 @@ static json_object *do_fsrvp(struct shadowd_server *srv, struct peer *p,
 
 /* ---------------------------------------------- volumes and snapshots */
 
-static json_object *nl_fail(const struct shadow_nl_err *err)
-{
-	return reply_err("netlink", "%s", err->msg[0] ? err->msg
-				: strerror(-err->code));
-}
-
 static json_object *do_volume_list(struct shadowd_server *srv)
 {
 	struct shadow_nl_err err = { 0 };
@@ -447,7 +331,7 @@ static json_object *do_volume_list(struct shadowd_server *srv)
 	if (!nl)
 		return reply_err("netlink", "dm-shadow netlink family not available");
 	if (shadow_nl_origin_list(nl, &v, &n, &err))
-		return nl_fail(&err);
+		return reply_nl(&err);
 	a = json_object_new_array();
 	for (i = 0; i < n; i++) {
 		json_object *x = json_object_new_object();
@@ -467,16 +351,6 @@ static json_object *do_volume_list(struct shadowd_server *srv)
 	o = reply_ok();
 	json_object_object_add(o, "volumes", a);
 	return o;
-}
-
-static int volume_arg(json_object *req, const char *key, struct shadow_dev *d,
-		      struct shadow_nl_err *err)
-{
-	const char *s = arg_str(req, key);
-
-	if (!s)
-		return shadow_nl_seterr(err, -EINVAL, "bad or missing \"%s\"", key);
-	return shadow_resolve_origin(s, d, err);
 }
 
 static json_object *do_snapshot(struct shadowd_server *srv, struct peer *p,
@@ -503,9 +377,9 @@ static json_object *do_snapshot(struct shadowd_server *srv, struct peer *p,
 		struct shadow_snap *v = NULL;
 		size_t n = 0;
 
-		if (volume_arg(req, "volume", &d, &err) ||
+		if (arg_volume(req, "volume", &d, &err) ||
 		    shadow_nl_snap_list(nl, d, &v, &n, &err))
-			return nl_fail(&err);
+			return reply_nl(&err);
 		a = json_object_new_array();
 		for (i = 0; i < n; i++) {
 			json_object *x = json_object_new_object();
@@ -526,12 +400,12 @@ static json_object *do_snapshot(struct shadowd_server *srv, struct peer *p,
 		return o;
 	}
 	if (!strcmp(op, "delete")) {
-		if (volume_arg(req, "volume", &d, &err))
-			return nl_fail(&err);
+		if (arg_volume(req, "volume", &d, &err))
+			return reply_nl(&err);
 		if (arg_u32(req, "id", 0, &id) || !id)
 			return BAD_ARG("id");
 		if (shadow_nl_snap_delete(nl, d, id, &err))
-			return nl_fail(&err);
+			return reply_nl(&err);
 		log_info("snapshot %u:%u/%u deleted by uid %u", d.major,
 			 d.minor, id, p->cred.uid);
 		return reply_ok();
@@ -560,7 +434,7 @@ static json_object *do_snapshot(struct shadowd_server *srv, struct peer *p,
 			if (!json_object_is_type(e, json_type_string) ||
 			    shadow_resolve_origin(json_object_get_string(e),
 						  &devs[i], &err))
-				return err.code ? nl_fail(&err) : BAD_ARG("volumes");
+				return err.code ? reply_nl(&err) : BAD_ARG("volumes");
 		}
 		if (json_object_object_get_ex(req, "freeze", &fr) &&
 		    !json_object_get_boolean(fr))
@@ -572,7 +446,7 @@ static json_object *do_snapshot(struct shadowd_server *srv, struct peer *p,
 			return BAD_ARG("timeout_ms");
 		if (shadow_nl_snap_create(nl, devs, n, flags, timeout, label,
 					  out, &pause, &err))
-			return nl_fail(&err);
+			return reply_nl(&err);
 		a = json_object_new_array();
 		for (i = 0; i < n; i++) {
 			json_object *x = json_object_new_object();
@@ -631,7 +505,7 @@ static json_object *do_policy(struct shadowd_server *srv, struct peer *p,
 		}
 		if (shadow_resolve_origin(vol, &d, &err)) {
 			json_object_put(o);
-			return nl_fail(&err);
+			return reply_nl(&err);
 		}
 		sp = shadowd_policy_find(b, d.major, d.minor);
 		if (sp) {
