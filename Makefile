@@ -158,6 +158,7 @@ install-user: user
 		s=$${m##*.}; \
 		install -D -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m); \
 	done
+	install -D -m 0644 contrib/bash-completion/shadowctl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/shadowctl
 
 # shadowd, its systemd unit, and an example configuration (an existing
 # /etc/dm-shadow/shadowd.conf is left alone).

@@ -117,6 +117,12 @@ static const struct ctl_command commands[] = {
 	{ "snapshot", cmd_snapshot, "create, delete, list snapshots" },
 	{ "diff", cmd_diff, "changed extents between two snapshots" },
 	{ "monitor", cmd_monitor, "print dm-shadow events as they happen" },
+	{ "samba", cmd_samba, "Samba vfs_shell_snap commands, previous versions" },
+	{ "status", cmd_status, "one screen: every origin, its use and problems" },
+	{ "set", cmd_set, "FSRVP shadow copy sets, one operation at a time" },
+	{ "policy", cmd_policy, "show and set retention policies" },
+	{ "prune", cmd_prune, "apply a volume's retention policy" },
+	{ "simulate", cmd_simulate, "run a policy over a synthetic schedule" },
 };
 
 static void usage(FILE *f)

@@ -27,6 +27,12 @@ int cmd_origin(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
+int cmd_samba(int argc, char **argv);
+int cmd_set(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

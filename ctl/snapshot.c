@@ -10,18 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
 #include <libsmartcols.h>
 
 #include "shadow-nl.h"
 #include "shadowctl.h"
 #include "units.h"
 
+static int snap_pin_call(const char *cmd, const char *volume, uint32_t id,
+			 bool pin);
+
 /* ------------------------------------------------------------- create */
 
 static void create_help(void)
 {
 	printf("Usage: shadowctl snapshot create [--freeze] [--timeout MS] [--label LABEL]\n"
-	       "                                 [--json] [--verbose] ORIGIN...\n\n"
+	       "                                 [--pin] [--json] [--verbose] ORIGIN...\n\n"
 	       "Cut one snapshot of each ORIGIN at one instant (a consistency\n"
 	       "group of up to %d origins).  Prints one line per origin:\n"
 	       "\"<origin name> <snapshot id>\".  On any failure nothing is kept.\n"
@@ -30,6 +34,8 @@ static void create_help(void)
 	       "  -f, --freeze         freeze the filesystems on the origins around the cut\n"
 	       "  -t, --timeout MS     time bound of freeze and cut (1 to %d, default %d)\n"
 	       "  -l, --label LABEL    label every new snapshot (at most %d bytes, no blanks)\n"
+	       "  -p, --pin            pin the new snapshots in shadowd (never pruned);\n"
+	       "                       when that fails, exit 1 with the snapshots made\n"
 	       "  -J, --json           JSON output\n"
 	       "  -v, --verbose        print how long writes were held, on stderr\n"
 	       "  -h, --help           this help\n",
@@ -43,6 +49,7 @@ static int snap_create(int argc, char **argv)
 		{ "freeze", no_argument, NULL, 'f' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "label", required_argument, NULL, 'l' },
+		{ "pin", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -53,13 +60,13 @@ static int snap_create(int argc, char **argv)
 	struct shadow_created *out = NULL;
 	struct shadow_dev *devs = NULL;
 	uint32_t flags = 0, timeout = 0;
-	int c, r, json = 0, verbose = 0, ret = EXIT_FAILURE;
+	int c, r, json = 0, verbose = 0, pin = 0, ret = EXIT_FAILURE;
 	struct shadow_nl *nl = NULL;
 	uint64_t pause_us = 0;
 	char pbuf[16];
 	size_t i, n;
 
-	while ((c = getopt_long(argc, argv, "ft:l:Jvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ft:l:pJvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			flags |= SHADOW_F_FREEZE;
@@ -82,6 +89,9 @@ static int snap_create(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			label = optarg;
+			break;
+		case 'p':
+			pin = 1;
 			break;
 		case 'J':
 			json = 1;
@@ -155,11 +165,87 @@ static int snap_create(int argc, char **argv)
 			(unsigned long long)pause_us,
 			shadow_format_pause(pause_us, pbuf, sizeof(pbuf)));
 	ret = 0;
+	/* the snapshots are made and reported; a pin that fails is exit 1 */
+	for (i = 0; pin && i < n; i++) {
+		char dbuf[24], what[64];
+		uint32_t id = out[i].id;
+
+		shadow_format_dev(out[i].dev, dbuf, sizeof(dbuf));
+		snprintf(what, sizeof(what), "%s: pin %s/%u", cmd, dbuf, id);
+		if (snap_pin_call(what, dbuf, id, true))
+			ret = EXIT_FAILURE;
+	}
 done:
 	shadow_nl_close(nl);
 	free(devs);
 	free(out);
 	return ret;
+}
+
+/* ----------------------------------------------------------- pin, unpin */
+
+/* snapshot.pin or snapshot.unpin in shadowd; 0 or an exit code. */
+static int snap_pin_call(const char *cmd, const char *volume, uint32_t id,
+			 bool pin)
+{
+	struct json_object *req, *reply = NULL;
+	int r;
+
+	req = ctl_sd_request(pin ? "snapshot.pin" : "snapshot.unpin");
+	json_object_object_add(req, "volume", json_object_new_string(volume));
+	json_object_object_add(req, "id", json_object_new_int64(id));
+	r = ctl_sd_call(cmd, req, &reply);
+	json_object_put(reply);
+	return r;
+}
+
+static int snap_pin_cmd(int argc, char **argv, bool pin)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = pin ? "snapshot pin" : "snapshot unpin";
+	uint32_t id;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c != 'h')
+			return EXIT_USAGE;
+		if (pin)
+			printf("Usage: shadowctl snapshot pin ORIGIN ID\n\n"
+			       "Pin a snapshot in shadowd: no retention rule, prune or\n"
+			       "space pressure removes it until it is unpinned (an\n"
+			       "explicit snapshot delete still does).  Pins are kept in\n"
+			       "shadowd's state directory, for that snapshot only (an id\n"
+			       "reused later is not pinned).  Needs shadowd's snapshot\n"
+			       "class.\n");
+		else
+			printf("Usage: shadowctl snapshot unpin ORIGIN ID\n\n"
+			       "Remove the pin of a snapshot: the retention policy\n"
+			       "applies to it again.  Needs shadowd's admin class.\n");
+		return 0;
+	}
+	if (argc - optind != 2) {
+		ctl_err("%s: expected ORIGIN and one ID", cmd);
+		return EXIT_USAGE;
+	}
+	r = ctl_origin_syntax(cmd, argv[optind]);
+	if (!r)
+		r = ctl_snap_id_arg(cmd, argv[optind + 1], &id);
+	if (r)
+		return r;
+	return snap_pin_call(cmd, argv[optind], id, pin);
+}
+
+static int snap_pin(int argc, char **argv)
+{
+	return snap_pin_cmd(argc, argv, true);
+}
+
+static int snap_unpin(int argc, char **argv)
+{
+	return snap_pin_cmd(argc, argv, false);
 }
 
 /* ------------------------------------------------- delete, set-readonly */
@@ -371,6 +457,8 @@ static const struct ctl_command snap_cmds[] = {
 	{ "delete", snap_delete, "delete snapshots" },
 	{ "list", snap_list, "list the snapshots of an origin" },
 	{ "set-readonly", snap_set_readonly, "make a snapshot read-only" },
+	{ "pin", snap_pin, "never prune a snapshot (shadowd)" },
+	{ "unpin", snap_unpin, "let the policy prune it again (shadowd)" },
 };
 
 int cmd_snapshot(int argc, char **argv)

@@ -91,7 +91,7 @@ static int share_path(const struct shadowd_config *cfg, const char *share,
 }
 
 /* Is @dev a dm device with exactly one shadow-origin target? */
-static bool is_shadow_origin(dev_t dev)
+bool is_shadow_origin(dev_t dev)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_TABLE);
 	uint64_t start, length;
@@ -155,7 +155,8 @@ static uint32_t resolve(const struct shadowd_config *cfg, const char *share,
 
 		if (t && !strncmp(t, path, plen) &&
 		    (t[plen] == '/' || (plen == 1 && t[1])) &&
-		    strcmp(t, target)) {
+		    strcmp(t, target) &&
+		    !shadowd_pv_source(mnt_fs_get_source(fs))) {
 			hr = FSRVP_E_NOT_SUPPORTED;
 			break;
 		}
@@ -288,7 +289,7 @@ static uint32_t be_commit(void *ctx, struct fsrvp_set *s, uint32_t timeout_ms)
 /* -------------------------------------------------------------- expose */
 
 /* The origin's length in sectors (its one shadow-origin target). */
-static uint64_t origin_sectors(unsigned int maj, unsigned int mnr)
+uint64_t origin_sectors(unsigned int maj, unsigned int mnr)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_TABLE);
 	uint64_t start = 0, length = 0, n = 0;
@@ -346,7 +347,7 @@ void shadowd_copy_names(const struct shadowd_backend *b,
 }
 
 /* Does dm device @name exist?  Its device number in @dev. */
-static bool dm_exists(const char *name, dev_t *dev)
+bool dm_exists(const char *name, dev_t *dev)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
 	struct dm_info info = { 0 };
@@ -365,7 +366,7 @@ static bool dm_exists(const char *name, dev_t *dev)
 }
 
 /* /dev/mapper/NAME, made by hand when the library did not (no udev). */
-static int ensure_node(const char *name, dev_t dev)
+int ensure_node(const char *name, dev_t dev)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -397,8 +398,8 @@ static int dm_simple(int type, const char *name, bool skip_lockfs)
 }
 
 /* Load a table: DM_DEVICE_CREATE or DM_DEVICE_RELOAD. */
-static int dm_table(int type, const char *name, uint64_t sectors,
-		    const char *params, bool ro)
+int dm_table(int type, const char *name, uint64_t sectors,
+	     const char *params, bool ro)
 {
 	struct dm_task *dmt = dm_task_create(type);
 	int ok;
@@ -417,7 +418,7 @@ static int dm_table(int type, const char *name, uint64_t sectors,
 }
 
 /* Remove dm device @name, retrying while it is busy for a moment. */
-static int dm_remove_dev(const char *name)
+int dm_remove_dev(const char *name)
 {
 	char path[PATH_MAX];
 	int i;
@@ -437,7 +438,7 @@ static int dm_remove_dev(const char *name)
 }
 
 /* Is something mounted on @path (a directory that exists)? */
-static bool is_mountpoint(const char *path)
+bool is_mountpoint(const char *path)
 {
 	char parent[PATH_MAX];
 	struct stat a, p;
@@ -448,7 +449,7 @@ static bool is_mountpoint(const char *path)
 	return a.st_dev != p.st_dev || a.st_ino == p.st_ino;
 }
 
-static int umount_all(const char *path)
+int umount_all(const char *path)
 {
 	int i;
 
@@ -526,7 +527,7 @@ static int mount_copy(const char *dev, const char *mnt, bool rw)
 }
 
 /* mkdir -p of @path (absolute). */
-static int mkdirs(const char *path, mode_t mode)
+int mkdirs(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX], *p;
 
@@ -748,6 +749,7 @@ static uint32_t be_delete_copy(void *ctx, struct fsrvp_set *s,
 	nl = shadowd_nl(b);
 	if (!nl)
 		return FSRVP_E_FAIL;
+	shadowd_pv_release(b, d.major, d.minor, c->snap_id);
 	r = shadow_nl_snap_delete(nl, d, c->snap_id, &err);
 	if (r && r != -ENOENT && r != -ENODEV) {
 		log_err("delete %s snapshot %u: %s", c->volume, c->snap_id,

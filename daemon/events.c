@@ -31,6 +31,7 @@
 #include "fsrvp.h"
 #include "prune.h"
 #include "retention.h"
+#include "retain.h"
 #include "shadow-nl.h"
 #include "shadowd.h"
 
@@ -424,6 +425,7 @@ static int op_snap_delete(void *ctx, struct shadow_dev d, uint32_t id)
 
 	if (!nl)
 		return -ENOTCONN;
+	shadowd_pv_release(ctx, d.major, d.minor, id);	/* held open */
 	return shadow_nl_snap_delete(nl, d, id, &err);
 }
 
@@ -436,6 +438,8 @@ static bool op_pinned(void *ctx, struct shadow_dev d,
 	char vol[32], guid[UUID_STR_LEN], label[32];
 	size_t i, j;
 
+	if (shadowd_pin_check(b, d, sn))
+		return true;
 	if (!b->f)
 		return false;
 	shadow_format_dev(d, vol, sizeof(vol));
@@ -452,6 +456,13 @@ static bool op_pinned(void *ctx, struct shadow_dev d,
 				return true;
 	}
 	return false;
+}
+
+/* Pinned (retain.c) or held by an FSRVP set: what prune keeps too. */
+bool shadowd_snap_pinned(struct shadowd_backend *b, struct shadow_dev d,
+			 const struct shadow_snap *s)
+{
+	return op_pinned(b, d, s);
 }
 
 static void op_deleted(void *ctx, struct shadow_dev d, uint32_t id,
@@ -540,6 +551,20 @@ bool shadowd_event(struct shadowd_backend *b, const struct shadow_event *e)
 	default:
 		break;
 	}
+	switch (e->type) {	/* previous versions (pv.c) */
+	case SHADOW_EVENT_SNAP_CREATE:
+	case SHADOW_EVENT_SNAP_DELETE:
+	case SHADOW_EVENT_SNAP_DROP:
+	case SHADOW_EVENT_SNAP_INVALID:
+	case SHADOW_EVENT_SNAP_SET_RO:
+	case SHADOW_EVENT_ORIGIN_ADD:
+	case SHADOW_EVENT_ORIGIN_REMOVE:
+		shadowd_pv_sync(b, e->dev.major, e->dev.minor,
+				name ? name : "event");
+		break;
+	default:
+		break;
+	}
 	if (e->gap)
 		log_warn("kernel events %llu..%llu were lost: resync",
 			 (unsigned long long)e->expected,
@@ -568,6 +593,7 @@ uint64_t shadowd_resync(struct shadowd_backend *b, const char *why)
 	copies_check(b, NULL, 0, "the snapshot is gone");
 	for (i = 0; i < n; i++)
 		prune_origin(b, v[i].dev, why);
+	shadowd_pv_sync_all(b, why);
 	free(v);
 	return seq;
 }

@@ -37,6 +37,7 @@
 #include "retention.h"
 #include "shadow-nl.h"
 #include "proto.h"
+#include "retain.h"
 #include "shadowd.h"
 
 struct peer {
@@ -404,8 +405,13 @@ static json_object *do_snapshot(struct shadowd_server *srv, struct peer *p,
 			return reply_nl(&err);
 		if (arg_u32(req, "id", 0, &id) || !id)
 			return BAD_ARG("id");
-		if (shadow_nl_snap_delete(nl, d, id, &err))
+		/* a mounted previous version holds the snapshot open */
+		shadowd_pv_release(srv->be, d.major, d.minor, id);
+		if (shadow_nl_snap_delete(nl, d, id, &err)) {
+			shadowd_pv_sync(srv->be, d.major, d.minor,
+					"deletion failed");
 			return reply_nl(&err);
+		}
 		log_info("snapshot %u:%u/%u deleted by uid %u", d.major,
 			 d.minor, id, p->cred.uid);
 		return reply_ok();
@@ -559,10 +565,17 @@ static json_object *dispatch(struct shadowd_server *srv, struct peer *p,
 		reply = BAD_ARG("op");
 	} else if (!strncmp(op, "fsrvp.", 6)) {
 		reply = do_fsrvp(srv, p, op + 6, req);
+	} else if (!strcmp(op, "prune") || !strcmp(op, "snapshot.pin") ||
+		   !strcmp(op, "snapshot.unpin")) {
+		reply = shadowd_retain_request(srv->be, p->classes,
+					       p->cred.uid, op, req);
 	} else if (!strncmp(op, "snapshot.", 9)) {
 		reply = do_snapshot(srv, p, op + 9, req);
 	} else if (!strncmp(op, "policy.", 7)) {
 		reply = do_policy(srv, p, op + 7, req);
+	} else if (!strncmp(op, "samba.", 6) || !strncmp(op, "pv.", 3)) {
+		reply = shadowd_pv_request(srv->be, p->classes, p->cred.uid,
+					   op, req);
 	} else if (!strcmp(op, "volume.list")) {
 		reply = p->classes & SHADOWD_QUERY ? do_volume_list(srv) :
 			reply_err("E_ACCESSDENIED", "not permitted");

@@ -104,6 +104,8 @@ void shadowd_config_defaults(struct shadowd_config *c)
 	c->idle_timeout_ms = 60000;
 	c->max_request = 65536;
 	c->max_clients = 64;
+	snprintf(c->snapdir, sizeof(c->snapdir), ".snapshots");
+	snprintf(c->previous_versions, sizeof(c->previous_versions), "none");
 }
 
 static char *trim(char *s)
@@ -230,6 +232,16 @@ static int set_key(struct shadowd_config *c, const char *k, char *v)
 		pc = &c->policies[c->npolicies++];
 		snprintf(pc->volume, sizeof(pc->volume), "%s", k + 7);
 		snprintf(pc->text, sizeof(pc->text), "%s", v);
+	} else if (!strcmp(k, "snapdir")) {
+		if (shadowd_pv_check_snapdir(v) || strlen(v) >= 2048)
+			return -1;
+		snprintf(c->snapdir, sizeof(c->snapdir), "%s", v);
+	} else if (!strcmp(k, "previous_versions")) {
+		if (shadowd_pv_check_volumes(v) ||
+		    strlen(v) >= sizeof(c->previous_versions))
+			return -1;
+		snprintf(c->previous_versions, sizeof(c->previous_versions),
+			 "%s", v);
 	} else if (!strncmp(k, "share.", 6) && k[6]) {
 		struct shadowd_share *sh;
 

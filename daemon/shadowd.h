@@ -60,6 +60,8 @@ struct shadowd_config {
 	unsigned int nshares;
 	struct shadowd_policy_cfg policies[SHADOWD_POLICIES_MAX];
 	unsigned int npolicies;
+	char snapdir[4096];			/* previous versions (pv.c) */
+	char previous_versions[4096];		/* none, all, VOL,VOL... */
 };
 
 void shadowd_config_defaults(struct shadowd_config *c);
@@ -161,6 +163,43 @@ bool shadowd_event(struct shadowd_backend *b, const struct shadow_event *e);
  * dropped, every origin's thresholds checked.  Returns the highest event
  * sequence number the listing covers (0 when unknown). */
 uint64_t shadowd_resync(struct shadowd_backend *b, const char *why);
+
+/* daemon/backend.c: devices and mounts, for pv.c. */
+bool is_shadow_origin(dev_t dev);
+uint64_t origin_sectors(unsigned int maj, unsigned int mnr);
+bool dm_exists(const char *name, dev_t *dev);
+int ensure_node(const char *name, dev_t dev);
+int dm_table(int type, const char *name, uint64_t sectors,
+	     const char *params, bool ro);
+int dm_remove_dev(const char *name);
+bool is_mountpoint(const char *path);
+int umount_all(const char *path);
+int mkdirs(const char *path, mode_t mode);
+
+/* daemon/pv.c: previous versions and Samba's vfs_shell_snap (see
+ * Documentation/shadowd.rst, "Previous versions and Samba"). */
+#define SHADOWD_PV_PREFIX	"shadow-pv-"
+#define SHADOWD_SAMBA_LABEL	"samba"
+/* Make the previous-versions mounts of origin MAJ:MIN match its
+ * snapshots; the number of mounts made plus removed, or -1. */
+int shadowd_pv_sync(struct shadowd_backend *b, uint32_t major,
+		    uint32_t minor, const char *why);
+/* Every origin, and devices whose origin is gone. */
+void shadowd_pv_sync_all(struct shadowd_backend *b, const char *why);
+/* Before a snapshot is deleted: unmount and remove its previous-versions
+ * device, if any (an open device makes the deletion fail); 0 or -1. */
+int shadowd_pv_release(struct shadowd_backend *b, uint32_t major,
+		       uint32_t minor, uint32_t id);
+/* Configuration values: 0, or -1 when malformed. */
+int shadowd_pv_check_snapdir(const char *v);
+int shadowd_pv_check_volumes(const char *v);
+/* Is this mount source one of pv.c's devices? */
+bool shadowd_pv_source(const char *src);
+/* The samba.* and pv.* requests (@classes: enum shadowd_class bits). */
+struct json_object *shadowd_pv_request(struct shadowd_backend *b,
+				       unsigned int classes, uid_t uid,
+				       const char *op,
+				       struct json_object *req);
 
 /* daemon/server.c: the control socket. */
 struct shadowd_server;

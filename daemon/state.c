@@ -308,6 +308,7 @@ static void delete_snap(struct shadowd_backend *b, const char *volume,
 
 	if (!nl || shadow_spec_classify(volume, &d) != SHADOW_SPEC_DEVNO)
 		return;
+	shadowd_pv_release(b, d.major, d.minor, id);
 	if (shadow_nl_snap_delete(nl, d, id, &err) && err.code != -ENOENT)
 		log_err("state: delete %s snapshot %u: %s", volume, id, err.msg);
 	else

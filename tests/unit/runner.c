@@ -22,6 +22,7 @@ static const struct unit_suite *const suites[] = {
 	&shadow_nl_suite,
 	&fsrvp_suite,
 	&prune_suite,
+	&simulate_suite,
 };
 
 #define N_SUITES (sizeof(suites) / sizeof(suites[0]))
