@@ -107,6 +107,16 @@ int ctl_table_print(struct libscols_table *tb, const char *list)
 	return r ? r : scols_print_table(tb);
 }
 
+const char *ctl_json_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (o && json_object_object_get_ex(o, key, &v) &&
+	    json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}
+
 int ctl_json_print(struct json_object *o)
 {
 	const char *s = json_object_to_json_string_ext(o,

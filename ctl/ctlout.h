@@ -33,6 +33,9 @@ int ctl_table_print(struct libscols_table *tb, const char *list);
 /* Print @o (consumed) on stdout as one JSON document; 0 or EXIT_FAILURE. */
 int ctl_json_print(struct json_object *o);
 
+/* The string member @key of @o; NULL if absent or not a string. */
+const char *ctl_json_str(struct json_object *o, const char *key);
+
 /* A Unix time as ISO 8601 in local time ("-" for 0); 32 bytes suffice. */
 char *ctl_time(int64_t t, char *buf, size_t len);
 

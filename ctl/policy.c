@@ -66,16 +66,6 @@ static bool tab_opt(struct tab_opts *t, int c, const char *arg)
 	return false;
 }
 
-static const char *rstr(struct json_object *r, const char *key)
-{
-	struct json_object *v;
-
-	if (json_object_object_get_ex(r, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
-
 static int64_t rint64(struct json_object *r, const char *key)
 {
 	struct json_object *v;
@@ -182,7 +172,7 @@ static int policy_line(struct libscols_table *tb, struct json_object *pol)
 {
 	struct libscols_line *ln = scols_table_new_line(tb, NULL);
 	char high[16], low[16], *text, *q;
-	const char *s = rstr(pol, "policy");
+	const char *s = ctl_json_str(pol, "policy");
 	int r = -ENOMEM;
 
 	if (!ln)
@@ -198,8 +188,10 @@ static int policy_line(struct libscols_table *tb, struct json_object *pol)
 		*--q = '\0';
 	snprintf(high, sizeof(high), "%lld", (long long)rint64(pol, "store_high"));
 	snprintf(low, sizeof(low), "%lld", (long long)rint64(pol, "store_low"));
-	if (!scols_line_set_data(ln, PC_VOLUME, rstr(pol, "volume") ?: "") &&
-	    !scols_line_set_data(ln, PC_SOURCE, rstr(pol, "source") ?: "") &&
+	if (!scols_line_set_data(ln, PC_VOLUME,
+				 ctl_json_str(pol, "volume") ?: "") &&
+	    !scols_line_set_data(ln, PC_SOURCE,
+				 ctl_json_str(pol, "source") ?: "") &&
 	    !scols_line_set_data(ln, PC_HIGH, high) &&
 	    !scols_line_set_data(ln, PC_LOW, low) &&
 	    !scols_line_set_data(ln, PC_POLICY, text))
@@ -262,7 +254,7 @@ static int policy_show(int argc, char **argv)
 			goto out;
 		}
 		if (json_object_object_get_ex(reply, "policy", &pol) && pol)
-			fputs(rstr(pol, "policy") ?: "", stdout);
+			fputs(ctl_json_str(pol, "policy") ?: "", stdout);
 		goto out;
 	}
 	tb = ctl_new_table("policies", policy_cols, NR_PCOLS, &t.out);
@@ -330,13 +322,14 @@ static int prune_line(struct libscols_table *tb, struct json_object *x,
 	ctl_time(rint64(x, "created"), created, sizeof(created));
 	if (!dry_run && json_object_object_get_ex(x, "deleted", &v))
 		result = json_object_get_boolean(v) ? "deleted" :
-			rstr(x, "error") ?: "failed";
+			ctl_json_str(x, "error") ?: "failed";
 	if (scols_line_set_data(ln, RC_ID, id) ||
 	    scols_line_set_data(ln, RC_CREATED, created) ||
-	    scols_line_set_data(ln, RC_ACTION, rstr(x, "action")) ||
-	    scols_line_set_data(ln, RC_REASONS, rstr(x, "reason_text")) ||
-	    (rstr(x, "label") &&
-	     scols_line_set_data(ln, RC_LABEL, rstr(x, "label"))) ||
+	    scols_line_set_data(ln, RC_ACTION, ctl_json_str(x, "action")) ||
+	    scols_line_set_data(ln, RC_REASONS,
+				ctl_json_str(x, "reason_text")) ||
+	    (ctl_json_str(x, "label") &&
+	     scols_line_set_data(ln, RC_LABEL, ctl_json_str(x, "label"))) ||
 	    (result && scols_line_set_data(ln, RC_RESULT, result)))
 		return -ENOMEM;
 	return 0;

@@ -20,17 +20,7 @@
 #include <libsmartcols.h>
 
 #include "shadow-nl.h"
-#include "shadowctl.h"
-
-static const char *reply_str(struct json_object *r, const char *key)
-{
-	struct json_object *v;
-
-	if (r && json_object_object_get_ex(r, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
+#include "ctlout.h"
 
 static long long reply_int(struct json_object *r, const char *key)
 {
@@ -148,8 +138,8 @@ static int samba_check(int argc, char **argv)
 		print_json(r);
 	if (!ret && o.verbose)
 		fprintf(stderr, "%s: volume %s (%s)\n", argv[optind],
-			reply_str(r, "volume") ?: "?",
-			reply_str(r, "device") ?: "?");
+			ctl_json_str(r, "volume") ?: "?",
+			ctl_json_str(r, "device") ?: "?");
 	json_object_put(r);
 	return ret;
 }
@@ -200,7 +190,7 @@ static int samba_create(int argc, char **argv)
 		json_object_put(r);
 		return ret;
 	}
-	path = reply_str(r, "path");
+	path = ctl_json_str(r, "path");
 	if (!path) {
 		ctl_err("%s: shadowd's reply has no path", cmd);
 		json_object_put(r);
@@ -212,8 +202,8 @@ static int samba_create(int argc, char **argv)
 		printf("%s\n", path);
 	if (o.verbose)
 		fprintf(stderr, "%s snapshot %lld %s in %lld ms\n",
-			reply_str(r, "volume") ?: "?", reply_int(r, "id"),
-			reply_str(r, "gmt") ?: "?", reply_int(r, "ms"));
+			ctl_json_str(r, "volume") ?: "?", reply_int(r, "id"),
+			ctl_json_str(r, "gmt") ?: "?", reply_int(r, "ms"));
 	json_object_put(r);
 	if (fflush(stdout)) {
 		ctl_err("%s: write error", cmd);
@@ -266,7 +256,7 @@ static int samba_delete(int argc, char **argv)
 		print_json(r);
 	if (!ret && o.verbose)
 		fprintf(stderr, "%s snapshot %lld deleted\n",
-			reply_str(r, "volume") ?: "?", reply_int(r, "id"));
+			ctl_json_str(r, "volume") ?: "?", reply_int(r, "id"));
 	json_object_put(r);
 	return ret;
 }

@@ -126,16 +126,6 @@ static int print_json(struct json_object *reply, const char *const *keys)
 	return ctl_json_print(o);
 }
 
-static const char *rstr(struct json_object *r, const char *key)
-{
-	struct json_object *v;
-
-	if (json_object_object_get_ex(r, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
-
 /* The mount point of copy @copy in an fsrvp.list reply, or NULL. */
 static const char *mount_point(struct json_object *list, const char *set,
 			       const char *copy)
@@ -153,12 +143,12 @@ static const char *mount_point(struct json_object *list, const char *set,
 		for (j = 0; j < json_object_array_length(copies); j++) {
 			struct json_object *c =
 				json_object_array_get_idx(copies, j);
-			const char *id = rstr(c, "copy_id");
+			const char *id = ctl_json_str(c, "copy_id");
 
-			if (id && rstr(s, "set_id") &&
-			    strcasestr(set, rstr(s, "set_id")) &&
+			if (id && ctl_json_str(s, "set_id") &&
+			    strcasestr(set, ctl_json_str(s, "set_id")) &&
 			    strcasestr(copy, id))
-				return rstr(c, "mount_point");
+				return ctl_json_str(c, "mount_point");
 		}
 	}
 	return NULL;
@@ -169,7 +159,7 @@ static int set_mapping_out(const char *cmd, const char *client,
 			   const char *copy, int json)
 {
 	struct json_object *req, *list = NULL, *v;
-	const char *mnt = NULL, *name = rstr(reply, "exposed_name");
+	const char *mnt = NULL, *name = ctl_json_str(reply, "exposed_name");
 	int64_t created = 0;
 	char tbuf[40];
 	int ret = 0;
@@ -333,12 +323,12 @@ static int set_run(const struct set_cmd *sc, int argc, char **argv)
 		if (json)
 			ret = print_json(reply, start_keys);
 		else
-			printf("%s\n", rstr(reply, "set_id") ?: "");
+			printf("%s\n", ctl_json_str(reply, "set_id") ?: "");
 	} else if (!strcmp(sc->name, "add")) {
 		if (json)
 			ret = print_json(reply, add_keys);
 		else
-			printf("%s\n", rstr(reply, "copy_id") ?: "");
+			printf("%s\n", ctl_json_str(reply, "copy_id") ?: "");
 	} else if (!strcmp(sc->name, "mapping")) {
 		ret = set_mapping_out(cmd, client, reply, a[0], a[1], json);
 	} else if (json) {
@@ -379,8 +369,8 @@ static int list_line(struct libscols_table *tb, struct json_object *s,
 
 	if (!ln)
 		return -ENOMEM;
-	str[LC_SET] = rstr(s, "set_id");
-	str[LC_STATUS] = rstr(s, "status");
+	str[LC_SET] = ctl_json_str(s, "set_id");
+	str[LC_STATUS] = ctl_json_str(s, "status");
 	if (json_object_object_get_ex(s, "context", &v)) {
 		uint32_t ctx = (uint32_t)json_object_get_int64(v);
 		const char *n = fsrvp_context_name(ctx);
@@ -393,9 +383,9 @@ static int list_line(struct libscols_table *tb, struct json_object *s,
 		str[LC_CONTEXT] = cell[LC_CONTEXT];
 	}
 	if (c) {
-		str[LC_COPY] = rstr(c, "copy_id");
-		str[LC_SHARE] = rstr(c, "share");
-		str[LC_VOLUME] = rstr(c, "volume");
+		str[LC_COPY] = ctl_json_str(c, "copy_id");
+		str[LC_SHARE] = ctl_json_str(c, "share");
+		str[LC_VOLUME] = ctl_json_str(c, "volume");
 		if (json_object_object_get_ex(c, "snapshot", &v) &&
 		    json_object_get_int64(v)) {
 			snprintf(cell[LC_SNAPSHOT], sizeof(cell[0]), "%lld",
@@ -407,9 +397,9 @@ static int list_line(struct libscols_table *tb, struct json_object *s,
 			str[LC_CREATED] = ctl_time(ctl_filetime_unix(
 				(uint64_t)json_object_get_int64(v)),
 				cell[LC_CREATED], sizeof(cell[0]));
-		str[LC_EXPOSED] = rstr(c, "exposed_name");
-		str[LC_MOUNT] = rstr(c, "mount_point");
-		str[LC_GONE] = rstr(c, "gone_reason");
+		str[LC_EXPOSED] = ctl_json_str(c, "exposed_name");
+		str[LC_MOUNT] = ctl_json_str(c, "mount_point");
+		str[LC_GONE] = ctl_json_str(c, "gone_reason");
 	}
 	for (i = 0; i < NR_LCOLS; i++)
 		if (str[i] && scols_line_set_data(ln, (size_t)i, str[i]))

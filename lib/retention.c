@@ -8,16 +8,15 @@
  * pressure and simulate.
  */
 #include "retention.h"
+#include "tz.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define NP SHADOW_RET_NPERIODS
 
@@ -137,137 +136,19 @@ char *shadow_duration_format(const struct shadow_duration *d, char *buf,
 /* ------------------------------------------------------------ time zones */
 
 /*
- * Calendar fields in the policy's zone.  UTC needs no global state
- * (gmtime_r, timegm).  The system zone is what localtime_r uses.  A named
- * zone is selected by setting TZ and calling tzset() for the duration of
- * one evaluation, under zone_lock, and the previous TZ is restored after:
- * retention calls are safe against each other, not against other threads
- * of the process reading the time zone at the same moment.
+ * Calendar fields in the policy's zone, through lib/tz.h: a named zone is
+ * selected (TZ, tzset()) for the duration of one evaluation, under the
+ * zone lock, and the previous TZ is restored after: retention calls are
+ * safe against each other, not against other threads of the process
+ * reading the time zone at the same moment.
  */
-enum zone_kind { ZONE_LOCAL, ZONE_UTC, ZONE_NAMED };
-
-struct zone {
-	enum zone_kind kind;
-	bool had_tz;
-	char *saved_tz;
-};
-
-static pthread_mutex_t zone_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static bool zone_is_utc(const char *name)
-{
-	return !strcmp(name, "UTC") || !strcmp(name, "Etc/UTC");
-}
-
-/* Whether @name is a zone of the time zone database. */
-static bool zone_name_valid(const char *name)
-{
-	const char *dir = getenv("TZDIR");
-	char path[PATH_MAX];
-	struct stat st;
-	const char *c;
-
-	if (!*name || zone_is_utc(name))
-		return true;
-	if (strlen(name) >= SHADOW_RET_ZONELEN || name[0] == '/' ||
-	    strstr(name, ".."))
-		return false;
-	for (c = name; *c; c++) {
-		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-		      (*c >= '0' && *c <= '9') || strchr("/_+-", *c)))
-			return false;
-	}
-	if (!dir || !*dir)
-		dir = "/usr/share/zoneinfo";
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    (int)sizeof(path))
-		return false;
-	return !stat(path, &st) && S_ISREG(st.st_mode);
-}
-
-static int zone_enter(const char *name, struct zone *z)
-{
-	char tz[SHADOW_RET_ZONELEN + 1];
-	const char *old;
-
-	memset(z, 0, sizeof(*z));
-	if (zone_is_utc(name)) {
-		z->kind = ZONE_UTC;
-		return 0;
-	}
-	if (*name && !zone_name_valid(name))
-		return -EINVAL;
-
-	pthread_mutex_lock(&zone_lock);
-	if (!*name) {
-		z->kind = ZONE_LOCAL;
-		tzset();
-		return 0;
-	}
-	z->kind = ZONE_NAMED;
-	old = getenv("TZ");
-	if (old) {
-		z->saved_tz = strdup(old);
-		if (!z->saved_tz) {
-			pthread_mutex_unlock(&zone_lock);
-			return -ENOMEM;
-		}
-		z->had_tz = true;
-	}
-	snprintf(tz, sizeof(tz), ":%s", name);
-	if (setenv("TZ", tz, 1)) {
-		free(z->saved_tz);
-		pthread_mutex_unlock(&zone_lock);
-		return -ENOMEM;
-	}
-	tzset();
-	return 0;
-}
-
-static void zone_leave(struct zone *z)
-{
-	if (z->kind == ZONE_UTC)
-		return;
-	if (z->kind == ZONE_NAMED) {
-		if (z->had_tz)
-			setenv("TZ", z->saved_tz, 1);
-		else
-			unsetenv("TZ");
-		tzset();
-		free(z->saved_tz);
-		z->saved_tz = NULL;
-	}
-	pthread_mutex_unlock(&zone_lock);
-}
-
-static void zone_tm(const struct zone *z, time_t t, struct tm *tm)
-{
-	if (z->kind == ZONE_UTC)
-		gmtime_r(&t, tm);
-	else
-		localtime_r(&t, tm);
-}
-
-static time_t zone_mktime(const struct zone *z, struct tm *tm)
-{
-	return z->kind == ZONE_UTC ? timegm(tm) : mktime(tm);
-}
-
-static int days_in_month(int year, int mon)
-{
-	static const int days[12] = { 31, 28, 31, 30, 31, 30,
-				      31, 31, 30, 31, 30, 31 };
-	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-
-	return mon == 1 && leap ? 29 : days[mon];
-}
 
 /*
  * @t moved by @k times @d: calendar fields first (keeping the wall-clock
  * time), then elapsed hours and minutes.  @k is +1/-1 for one step, or a
  * step number.
  */
-static time_t duration_move(const struct zone *z, time_t t,
+static time_t duration_move(const struct shadow_tz *z, time_t t,
 			    const struct shadow_duration *d, long k)
 {
 	long long r;
@@ -282,7 +163,7 @@ static time_t duration_move(const struct zone *z, time_t t,
 		long long mon;
 		int mdays;
 
-		zone_tm(z, t, &tm);
+		shadow_tz_tm(z, t, &tm);
 		if (llabs(y) > 1000000 || llabs(mo) > 12000000 ||
 		    llabs(dd) > 365000000)
 			return k < 0 ? TIME_FAR_PAST : -TIME_FAR_PAST;
@@ -294,13 +175,13 @@ static time_t duration_move(const struct zone *z, time_t t,
 		mon = (long long)tm.tm_year * 12 + tm.tm_mon + y * 12 + mo;
 		tm.tm_year = (int)(mon >= 0 ? mon / 12 : (mon - 11) / 12);
 		tm.tm_mon = (int)(mon - (long long)tm.tm_year * 12);
-		mdays = days_in_month(tm.tm_year + 1900, tm.tm_mon);
+		mdays = shadow_days_in_month(tm.tm_year + 1900, tm.tm_mon);
 		if (tm.tm_mday > mdays)
 			tm.tm_mday = mdays;
 		tm.tm_mday += (int)dd;
 		tm.tm_isdst = -1;
 		errno = 0;
-		c = zone_mktime(z, &tm);
+		c = shadow_tz_mktime(z, &tm);
 		if (c == (time_t)-1 && errno)
 			return k < 0 ? TIME_FAR_PAST : -TIME_FAR_PAST;
 		t = c;
@@ -505,7 +386,7 @@ static int apply_setting(struct shadow_ret_policy *p, const struct setting *s,
 	case S_ZONE:
 		if (!strcmp(v, "local"))
 			v = "";
-		if (!zone_name_valid(v)) {
+		if (!shadow_tz_name_valid(v)) {
 			set_err(err, errlen, "%s: unknown time zone '%s'",
 				s->name, v);
 			return -EINVAL;
@@ -579,7 +460,8 @@ int shadow_ret_policy_validate(const struct shadow_ret_policy *p, char *err,
 		set_err(err, errlen, "representative: out of range");
 		return -EINVAL;
 	}
-	if (!memchr(p->zone, 0, sizeof(p->zone)) || !zone_name_valid(p->zone)) {
+	if (!memchr(p->zone, 0, sizeof(p->zone)) ||
+	    !shadow_tz_name_valid(p->zone)) {
 		set_err(err, errlen, "timezone: unknown time zone");
 		return -EINVAL;
 	}
@@ -951,12 +833,12 @@ static bool has_keep_rule(const struct shadow_ret_policy *p)
 }
 
 /* Period keys: equal keys, same period.  Hours by their start instant. */
-static void item_keys(const struct zone *z, struct item *it)
+static void item_keys(const struct shadow_tz *z, struct item *it)
 {
 	struct tm tm;
 	int week, wyear;
 
-	zone_tm(z, it->t, &tm);
+	shadow_tz_tm(z, it->t, &tm);
 	it->key[SHADOW_RET_HOURLY] =
 		(int64_t)it->t - tm.tm_min * 60 - tm.tm_sec;
 	it->key[SHADOW_RET_DAILY] = (int64_t)(tm.tm_year + 1900) * 10000 +
@@ -969,7 +851,8 @@ static void item_keys(const struct zone *z, struct item *it)
 }
 
 static void compute_cutoffs(const struct shadow_ret_policy *p,
-			    const struct zone *z, time_t now, struct cutoffs *c)
+			    const struct shadow_tz *z, time_t now,
+			    struct cutoffs *c)
 {
 	size_t i;
 
@@ -1118,7 +1001,7 @@ int shadow_ret_evaluate(const struct shadow_ret_policy *p,
 	struct item *items;
 	struct item **v;
 	struct cutoffs c;
-	struct zone z;
+	struct shadow_tz z;
 	size_t i, kept;
 	int r;
 
@@ -1128,7 +1011,7 @@ int shadow_ret_evaluate(const struct shadow_ret_policy *p,
 		r = -ENOMEM;
 		goto out_free;
 	}
-	r = zone_enter(p->zone, &z);
+	r = shadow_tz_enter(p->zone, &z);
 	if (r)
 		goto out_free;
 	for (i = 0; i < n; i++) {
@@ -1140,7 +1023,7 @@ int shadow_ret_evaluate(const struct shadow_ret_policy *p,
 		v[i] = &items[i];
 	}
 	compute_cutoffs(p, &z, now, &c);
-	zone_leave(&z);
+	shadow_tz_leave(&z);
 
 	qsort(v, n, sizeof(*v), cmp_newest_first);
 	kept = judge(p, &c, v, n);
@@ -1243,14 +1126,14 @@ int shadow_ret_simulate(const struct shadow_ret_policy *p,
 	struct shadow_ret_verdict *verd = NULL;
 	size_t nlive = 0, cap = 0, step, i;
 	struct cutoffs c;
-	struct zone z;
+	struct shadow_tz z;
 	int r;
 
 	memset(res, 0, sizeof(*res));
 	if (shadow_duration_is_zero(&sim->every) || !sim->count ||
 	    sim->count > LONG_MAX)
 		return -EINVAL;
-	r = zone_enter(p->zone, &z);
+	r = shadow_tz_enter(p->zone, &z);
 	if (r)
 		return r;
 
@@ -1326,14 +1209,14 @@ int shadow_ret_simulate(const struct shadow_ret_policy *p,
 			res->left[i] = verd[nlive - 1 - i];
 		res->n_left = nlive;
 	}
-	zone_leave(&z);
+	shadow_tz_leave(&z);
 	free(live);
 	free(v);
 	free(verd);
 	return 0;
 
 nomem:
-	zone_leave(&z);
+	shadow_tz_leave(&z);
 	free(live);
 	free(v);
 	free(verd);

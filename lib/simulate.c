@@ -13,88 +13,10 @@
 #include <strings.h>
 
 #include "simulate.h"
-
-enum { Z_UTC, Z_LOCAL, Z_NAMED };
-
-struct szone {
-	int kind;
-	bool had_tz;
-	char *saved_tz;
-};
-
-/* Select @zone for this process; 0, -EINVAL (unknown zone) or -ENOMEM. */
-static int szone_enter(const char *zone, struct szone *z)
-{
-	struct shadow_ret_policy p;
-	const char *old;
-	char tz[SHADOW_RET_ZONELEN + 2];
-
-	memset(z, 0, sizeof(*z));
-	if (!strcasecmp(zone, "UTC"))
-		return 0;
-	if (!*zone) {
-		z->kind = Z_LOCAL;
-		tzset();
-		return 0;
-	}
-	/* the retention engine knows which names the database has */
-	shadow_ret_policy_init(&p);
-	if (shadow_ret_policy_set(&p, "timezone", zone, NULL, 0))
-		return -EINVAL;
-	z->kind = Z_NAMED;
-	old = getenv("TZ");
-	if (old) {
-		z->saved_tz = strdup(old);
-		if (!z->saved_tz)
-			return -ENOMEM;
-		z->had_tz = true;
-	}
-	snprintf(tz, sizeof(tz), ":%s", zone);
-	if (setenv("TZ", tz, 1)) {
-		free(z->saved_tz);
-		return -ENOMEM;
-	}
-	tzset();
-	return 0;
-}
-
-static void szone_leave(struct szone *z)
-{
-	if (z->kind != Z_NAMED)
-		return;
-	if (z->had_tz)
-		setenv("TZ", z->saved_tz, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	free(z->saved_tz);
-	z->saved_tz = NULL;
-}
-
-static void szone_tm(const struct szone *z, time_t t, struct tm *tm)
-{
-	if (z->kind == Z_UTC)
-		gmtime_r(&t, tm);
-	else
-		localtime_r(&t, tm);
-}
-
-static time_t szone_mktime(const struct szone *z, struct tm *tm)
-{
-	return z->kind == Z_UTC ? timegm(tm) : mktime(tm);
-}
-
-static int days_in_month(int year, int mon)
-{
-	static const int d[12] = { 31, 28, 31, 30, 31, 30,
-				   31, 31, 30, 31, 30, 31 };
-	bool leap = (year % 4 == 0 && year % 100) || year % 400 == 0;
-
-	return mon == 1 && leap ? 29 : d[mon];
-}
+#include "tz.h"
 
 /* @t moved by @k times @d; -1 when out of range. */
-static time_t move(const struct szone *z, time_t t,
+static time_t move(const struct shadow_tz *z, time_t t,
 		   const struct shadow_duration *d, long k)
 {
 	if (d->years || d->months || d->weeks || d->days) {
@@ -102,19 +24,19 @@ static time_t move(const struct szone *z, time_t t,
 		struct tm tm;
 		int mdays;
 
-		szone_tm(z, t, &tm);
+		shadow_tz_tm(z, t, &tm);
 		mon = (long long)tm.tm_year * 12 + tm.tm_mon +
 		      ((long long)d->years * 12 + d->months) * k;
 		if (mon < 0 || mon > 12LL * 100000)
 			return -1;
 		tm.tm_year = (int)(mon / 12);
 		tm.tm_mon = (int)(mon % 12);
-		mdays = days_in_month(tm.tm_year + 1900, tm.tm_mon);
+		mdays = shadow_days_in_month(tm.tm_year + 1900, tm.tm_mon);
 		if (tm.tm_mday > mdays)
 			tm.tm_mday = mdays;
 		tm.tm_mday += (int)(((long long)d->weeks * 7 + d->days) * k);
 		tm.tm_isdst = -1;
-		t = szone_mktime(z, &tm);
+		t = shadow_tz_mktime(z, &tm);
 		if (t == (time_t)-1)
 			return -1;
 	}
@@ -139,7 +61,7 @@ int shadow_sim_parse_time(const char *s, const char *zone, time_t *t)
 {
 	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
 	const char *p = s;
-	struct szone z;
+	struct shadow_tz z;
 	struct tm tm;
 	time_t r;
 
@@ -168,8 +90,8 @@ int shadow_sim_parse_time(const char *s, const char *zone, time_t *t)
 			return -EINVAL;
 	}
 	if (*p || y < 1970 || mo < 1 || mo > 12 || d < 1 ||
-	    d > days_in_month(y, mo - 1) || h > 23 || mi > 59 || sec > 60 ||
-	    oh > 23 || om > 59)
+	    d > shadow_days_in_month(y, mo - 1) || h > 23 || mi > 59 ||
+	    sec > 60 || oh > 23 || om > 59)
 		return -EINVAL;
 
 	memset(&tm, 0, sizeof(tm));
@@ -184,10 +106,12 @@ int shadow_sim_parse_time(const char *s, const char *zone, time_t *t)
 		*t = timegm(&tm) - sign * (oh * 3600 + om * 60);
 		return 0;
 	}
-	if (szone_enter(zone, &z))
+	if (!strcasecmp(zone, "UTC"))
+		zone = "UTC";	/* "utc" too, which the database may lack */
+	if (shadow_tz_enter(zone, &z))
 		return -EINVAL;
-	r = szone_mktime(&z, &tm);
-	szone_leave(&z);
+	r = shadow_tz_mktime(&z, &tm);
+	shadow_tz_leave(&z);
 	if (r == (time_t)-1)
 		return -EINVAL;
 	*t = r;
@@ -200,7 +124,7 @@ int shadow_sim_setup(struct shadow_sim_args *a, const char *policy,
 {
 	char e[SHADOW_RET_ERRLEN];
 	time_t end, t;
-	struct szone z;
+	struct shadow_tz z;
 	size_t k;
 	int r;
 
@@ -238,7 +162,7 @@ int shadow_sim_setup(struct shadow_sim_args *a, const char *policy,
 	}
 
 	/* the number of snapshots, bounded */
-	r = szone_enter(a->policy.zone, &z);
+	r = shadow_tz_enter(a->policy.zone, &z);
 	if (r) {
 		snprintf(err, errlen, "unknown time zone '%s'", a->policy.zone);
 		return r;
@@ -261,7 +185,7 @@ int shadow_sim_setup(struct shadow_sim_args *a, const char *policy,
 			break;
 		}
 	}
-	szone_leave(&z);
+	shadow_tz_leave(&z);
 	return r;
 }
 
@@ -272,18 +196,21 @@ int shadow_sim_run(const struct shadow_sim_args *a,
 	struct shadow_ret_snap *live = NULL;
 	struct shadow_ret_policy p = a->policy;
 	size_t n = 0, cap = 0, k, i, w;
-	struct szone z;
+	struct shadow_tz z;
 	time_t end;
 	int r;
 
 	memset(res, 0, sizeof(*res));
 	res->start = a->start;
-	r = szone_enter(p.zone, &z);
+	r = shadow_tz_enter(p.zone, &z);
 	if (r)
 		return r;
-	/* The zone is selected here for the whole run: the engine works in
-	 * "local" time, without selecting it again for each prune. */
-	if (z.kind == Z_NAMED)
+	/*
+	 * The zone is selected here for the whole run: the engine works in
+	 * "local" time, without selecting it again for each prune (it takes
+	 * the zone lock again, which is recursive).
+	 */
+	if (z.kind == SHADOW_TZ_NAMED)
 		p.zone[0] = '\0';
 	end = move(&z, a->start, &a->span, 1);
 
@@ -351,7 +278,7 @@ int shadow_sim_run(const struct shadow_sim_args *a,
 	res->n_left = n;
 	r = 0;
 out:
-	szone_leave(&z);
+	shadow_tz_leave(&z);
 	free(live);
 	free(verd);
 	free(last);

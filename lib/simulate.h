@@ -95,8 +95,9 @@ struct shadow_sim_report {
  * @a: the arguments (shadow_sim_setup()).
  * @r: the report; release it with shadow_sim_report_free().
  *
- * A named zone is selected (TZ) for the whole run and restored after:
- * not for a process whose other threads read the time zone meanwhile.
+ * A named zone is selected (TZ) for the whole run, under the zone lock of
+ * lib/tz.h, and restored after: safe against retention calls, not for a
+ * process whose other threads read the time zone meanwhile.
  *
  * Return: 0, -EINVAL or -ENOMEM.
  */
