@@ -1,14 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Snapshots survive removal and re-creation of the origin table, a table
-# reload (swap), and many journal commits (checkpoint).
+# reload (swap), and many journal commits (checkpoint), with their ids,
+# labels and creation times.
 # timeout: 900
 
 . "$(dirname "$0")/lib/shadow.sh"
 
 require md5sum dd
 trap cleanup_all EXIT
-tap_header 7
+tap_header 9
 
 make_disks 8 32
 write_random $ORIGIN_DEV 0 8192
@@ -22,9 +23,27 @@ done
 $DMSETUP message vol 0 delete 3
 list1=$($DMSETUP message vol 0 list)
 used1=$(store_used)
+
+# ctimes: "id created" of each snapshot, as the netlink listing gives them
+# (the creation time is journalled: SNAP_TIME entries, then checkpoints)
+ctimes()
+{
+	"$SHADOWCTL" snapshot list --json vol | python3 -c '
+import json, sys
+for s in json.load(sys.stdin)["snapshots"]:
+    print(s["id"], s["created"])'
+}
+# same_times BEFORE N: the listing now is BEFORE, which has N lines or more
+same_times()
+{
+	[ "$(grep -c . <<<"$1")" -ge "$2" ] && [ "$(ctimes)" = "$1" ]
+}
+times1=$(ctimes)
 origin_down
 check "origin table re-created" origin_up
 check "snapshot list identical after reload" [ "$($DMSETUP message vol 0 list)" = "$list1" ]
+check "creation times identical after reload ($(wc -l <<<"$times1") snapshots)" \
+	same_times "$times1" 4
 check "store usage identical after reload" [ "$(store_used)" = "$used1" ]
 bad=0
 for i in 1 2 4 5; do
@@ -43,9 +62,12 @@ for i in $(seq 1 300); do
 	if [ $((i % 30)) = 0 ]; then snap_create >/dev/null; fi
 done
 list2=$($DMSETUP message vol 0 list)
+times2=$(ctimes)
 origin_down
 origin_up
 check "list identical after many commits and reload" [ "$($DMSETUP message vol 0 list)" = "$list2" ]
+check "creation times identical after checkpoints and reload" \
+	same_times "$times2" 10
 snap_up snap5 5
 check "old snapshot still intact" [ "$(sum_dev /dev/mapper/snap5)" = "${sums[5]}" ]
 $DMSETUP status vol | sed 's/^/# /'
