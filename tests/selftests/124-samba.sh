@@ -149,7 +149,7 @@ smbd -D || bail "smbd"
 # connection without packet integrity)
 rpc()
 {
-	rpcclient -U "root%$PW" "ncacn_np:$SRV[sign]" -c "$*" 2>&1
+	rpcclient -U "root%$PW" "ncacn_np:${SRV}[sign]" -c "$*" 2>&1
 }
 
 smb()
