@@ -77,7 +77,7 @@ $(B)/shadowctl: $(CTL_OBJS) $(patsubst %.c,$(B)/%.o,$(LIB_SRCS))
 # shadowd: daemon/ and lib/, with json-c and libmount besides.
 DAEMON_SRCS := $(wildcard daemon/*.c)
 DAEMON_OBJS := $(patsubst %.c,$(B)/%.o,$(DAEMON_SRCS))
-DAEMON_PKGS := json-c mount
+DAEMON_PKGS := json-c mount libkmod
 user: $(B)/shadowd
 
 $(DAEMON_OBJS): ALL_CFLAGS += $(shell pkg-config --cflags $(DAEMON_PKGS) 2>/dev/null)
@@ -168,6 +168,9 @@ install-user: install-daemon
 install-daemon: $(B)/shadowd
 	install -D -m 0755 $(B)/shadowd $(DESTDIR)$(SBINDIR)/shadowd
 	install -D -m 0644 daemon/shadowd.service $(DESTDIR)$(UNITDIR)/shadowd.service
+	for u in contrib/systemd/*.service contrib/systemd/*.timer; do \
+		install -D -m 0644 "$$u" $(DESTDIR)$(UNITDIR)/$$(basename "$$u"); \
+	done
 	[ -e $(DESTDIR)$(SYSCONFDIR)/dm-shadow/shadowd.conf ] || \
 		install -D -m 0644 daemon/shadowd.conf $(DESTDIR)$(SYSCONFDIR)/dm-shadow/shadowd.conf
 .PHONY: install-daemon

@@ -13,6 +13,7 @@
 #include <libsmartcols.h>
 
 #include "shadow-nl.h"
+#include "ctlout.h"
 #include "shadowctl.h"
 
 enum {
@@ -95,7 +96,7 @@ static void origin_cells(const struct shadow_origin *o, int bytes,
 }
 
 static int print_table(const struct shadow_origin *v, size_t n, int ncols,
-		       const struct ctl_out *oo)
+		       const struct ctl_out *oo, const char *list)
 {
 	char cell[NR_COLS][CELL_LEN];
 	struct libscols_table *tb;
@@ -119,7 +120,7 @@ static int print_table(const struct shadow_origin *v, size_t n, int ncols,
 				goto out;
 			}
 	}
-	r = scols_print_table(tb);
+	r = ctl_table_print(tb, list);
 out:
 	scols_unref_table(tb);
 	return r;
@@ -143,6 +144,7 @@ static int origin_list(int argc, char **argv)
 		{ "json", no_argument, NULL, 'J' },
 		{ "noheadings", no_argument, NULL, 'n' },
 		{ "raw", no_argument, NULL, 'r' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "bytes", no_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -150,17 +152,22 @@ static int origin_list(int argc, char **argv)
 	struct shadow_nl_err err = { 0 };
 	struct ctl_out oo = { 0 };
 	struct shadow_origin *v = NULL;
+	const char *list = NULL;
 	struct shadow_nl *nl;
 	size_t n = 0;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "Jnrbh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "JnHro:bh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'J':
 			oo.json = 1;
 			break;
 		case 'n':
+		case 'H':
 			oo.noheadings = 1;
+			break;
+		case 'o':
+			list = optarg;
 			break;
 		case 'r':
 			oo.raw = 1;
@@ -169,18 +176,19 @@ static int origin_list(int argc, char **argv)
 			oo.bytes = 1;
 			break;
 		case 'h':
-			printf("Usage: shadowctl origin list [--json] [--noheadings] [--raw] [--bytes]\n\n"
+			printf("Usage: shadowctl origin list [--json] [-H] [--raw] [-o LIST] [--bytes]\n\n"
 			       "List the dm-shadow origins, one per line: NAME, DEV (maj:min\n"
 			       "of the origin device), STORE (maj:min), CHUNK, USED and TOTAL\n"
 			       "(store data area), META (metadata blocks used/total), SNAPS,\n"
 			       "EPOCH, STATE (rw, ro, Fail[:reason]), OVERFLOW, LOW and HIGH\n"
 			       "(water marks, percent, 0 when off).\n\n"
 			       "Options:\n"
-			       "  -J, --json        JSON output\n"
-			       "  -n, --noheadings  no header line\n"
-			       "  -r, --raw         raw output\n"
-			       "  -b, --bytes       sizes in bytes, not in human units\n"
-			       "  -h, --help        this help\n");
+			       "  -J, --json            JSON output\n"
+			       "  -H, -n, --noheadings  no header line\n"
+			       "  -r, --raw             raw output\n"
+			       "  -o, --output LIST     these columns, in this order (comma-separated)\n"
+			       "  -b, --bytes           sizes in bytes, not in human units\n"
+			       "  -h, --help            this help\n");
 			return 0;
 		default:
 			return EXIT_USAGE;
@@ -190,6 +198,8 @@ static int origin_list(int argc, char **argv)
 		ctl_err("origin list: unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (ctl_cols_check("origin list", cols, NR_LIST_COLS, list))
+		return EXIT_USAGE;
 
 	nl = ctl_nl_open("origin list");
 	if (!nl)
@@ -199,7 +209,7 @@ static int origin_list(int argc, char **argv)
 	if (r)
 		return ctl_nl_fail("origin list", &err);
 	qsort(v, n, sizeof(*v), by_name);
-	r = print_table(v, n, NR_LIST_COLS, &oo);
+	r = print_table(v, n, NR_LIST_COLS, &oo, list);
 	free(v);
 	if (r) {
 		ctl_err("origin list: cannot print: %s", strerror(-r));
@@ -259,7 +269,7 @@ static int origin_show(int argc, char **argv)
 		return ctl_nl_fail("origin show", &err);
 
 	if (oo.json) {
-		if (print_table(&o, 1, NR_COLS, &oo)) {
+		if (print_table(&o, 1, NR_COLS, &oo, NULL)) {
 			ctl_err("origin show: cannot print");
 			return EXIT_FAILURE;
 		}

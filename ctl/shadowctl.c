@@ -123,6 +123,7 @@ static const struct ctl_command commands[] = {
 	{ "policy", cmd_policy, "show and set retention policies" },
 	{ "prune", cmd_prune, "apply a volume's retention policy" },
 	{ "simulate", cmd_simulate, "run a policy over a synthetic schedule" },
+	{ "volume", cmd_volume, "declare, activate, deactivate volumes (shadowd)" },
 };
 
 static void usage(FILE *f)

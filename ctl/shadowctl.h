@@ -33,6 +33,7 @@ int cmd_policy(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_volume(int argc, char **argv);
 
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

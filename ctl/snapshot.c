@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * shadowctl snapshot create|delete|list|set-readonly and shadowctl diff,
- * through the dm_shadow netlink family.
+ * through the dm_shadow netlink family; snapshot pin|unpin|mount|unmount
+ * through shadowd.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 #include <libsmartcols.h>
 
+#include "ctlout.h"
 #include "shadow-nl.h"
 #include "shadowctl.h"
 #include "units.h"
@@ -378,11 +382,12 @@ static int snap_list(int argc, char **argv)
 		{ "json", no_argument, NULL, 'J' },
 		{ "noheadings", no_argument, NULL, 'n' },
 		{ "raw", no_argument, NULL, 'r' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "bytes", no_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = "snapshot list";
+	const char *cmd = "snapshot list", *list = NULL;
 	struct shadow_nl_err err = { 0 };
 	struct list_ctx lc = { 0 };
 	int c, r;
@@ -390,13 +395,17 @@ static int snap_list(int argc, char **argv)
 	struct shadow_dev dev;
 	struct shadow_nl *nl;
 
-	while ((c = getopt_long(argc, argv, "Jnrbh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "JnHro:bh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'J':
 			lc.out.json = 1;
 			break;
 		case 'n':
+		case 'H':
 			lc.out.noheadings = 1;
+			break;
+		case 'o':
+			list = optarg;
 			break;
 		case 'r':
 			lc.out.raw = 1;
@@ -405,17 +414,18 @@ static int snap_list(int argc, char **argv)
 			lc.out.bytes = 1;
 			break;
 		case 'h':
-			printf("Usage: shadowctl snapshot list [--json] [--noheadings] [--raw] [--bytes] ORIGIN\n\n"
+			printf("Usage: shadowctl snapshot list [--json] [-H] [--raw] [-o LIST] [--bytes] ORIGIN\n\n"
 			       "List the live snapshots of ORIGIN, oldest first: ID, CREATED\n"
 			       "(ISO 8601, local time; - when unknown), MODE (ro, rw), STATE\n"
 			       "(valid, invalid), OPEN (snapshot devices using it), EXCLUSIVE\n"
 			       "(store space only it needs: what deleting it frees), LABEL.\n\n"
 			       "Options:\n"
-			       "  -J, --json        JSON output\n"
-			       "  -n, --noheadings  no header line\n"
-			       "  -r, --raw         raw output\n"
-			       "  -b, --bytes       sizes in bytes, not in human units\n"
-			       "  -h, --help        this help\n");
+			       "  -J, --json            JSON output\n"
+			       "  -H, -n, --noheadings  no header line\n"
+			       "  -r, --raw             raw output\n"
+			       "  -o, --output LIST     these columns, in this order (comma-separated)\n"
+			       "  -b, --bytes           sizes in bytes, not in human units\n"
+			       "  -h, --help            this help\n");
 			return 0;
 		default:
 			return EXIT_USAGE;
@@ -425,6 +435,8 @@ static int snap_list(int argc, char **argv)
 		ctl_err("%s: expected one ORIGIN", cmd);
 		return EXIT_USAGE;
 	}
+	if (ctl_cols_check(cmd, snap_cols, NR_SCOLS, list))
+		return EXIT_USAGE;
 	nl = ctl_nl_origin(cmd, argv[optind], &dev, &r);
 	if (!nl)
 		return r;
@@ -447,9 +459,159 @@ static int snap_list(int argc, char **argv)
 		scols_unref_table(lc.tb);
 		return ctl_nl_fail(cmd, &err);
 	}
-	scols_print_table(lc.tb);
+	r = ctl_table_print(lc.tb, list);
 	scols_unref_table(lc.tb);
+	if (r) {
+		ctl_err("%s: cannot print: %s", cmd, strerror(r < 0 ? -r : r));
+		return EXIT_FAILURE;
+	}
 	return 0;
+}
+
+/* -------------------------------------------------------- mount, unmount */
+
+/* @dir as an absolute path (it may not exist yet); 0 or EXIT_USAGE. */
+static int abs_dir(const char *cmd, const char *dir, char *buf, size_t len)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (!*dir) {
+		ctl_err("%s: empty DIR", cmd);
+		return EXIT_USAGE;
+	}
+	if (realpath(dir, buf) && strlen(buf) < len)
+		return 0;
+	if (dir[0] == '/')
+		n = snprintf(buf, len, "%s", dir);
+	else if (getcwd(cwd, sizeof(cwd)))
+		n = snprintf(buf, len, "%s/%s", strcmp(cwd, "/") ? cwd : "",
+			     dir);
+	else
+		n = -1;
+	if (n < 0 || (size_t)n >= len) {
+		ctl_err("%s: %s: cannot make it an absolute path", cmd, dir);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int snap_mount(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "rw", no_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = "snapshot mount";
+	struct json_object *req, *reply = NULL;
+	char dir[PATH_MAX];
+	int c, r, rw = 0, json = 0;
+	uint32_t id;
+
+	while ((c = getopt_long(argc, argv, "wJh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'w':
+			rw = 1;
+			break;
+		case 'J':
+			json = 1;
+			break;
+		case 'h':
+			printf("Usage: shadowctl snapshot mount [--rw] [--json] ORIGIN ID DIR\n\n"
+			       "Mount snapshot ID of ORIGIN on DIR through shadowd: it is\n"
+			       "activated as the device shadow-mnt-ORIGIN-ID and mounted\n"
+			       "nosuid,nodev, read-only unless --rw, with the options its\n"
+			       "filesystem needs (xfs: nouuid).  DIR is made when missing;\n"
+			       "a DIR that is not empty or is a mount point is refused.\n"
+			       "Needs shadowd's snapshot class.  Undo with snapshot unmount;\n"
+			       "deleting or pruning the snapshot unmounts it first.\n\n"
+			       "Options:\n"
+			       "  -w, --rw    mount it read-write (a writable snapshot only:\n"
+			       "              the writes go to the snapshot, not the origin)\n"
+			       "  -J, --json  print shadowd's reply as JSON\n"
+			       "  -h, --help  this help\n");
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 3) {
+		ctl_err("%s: expected ORIGIN, ID and DIR", cmd);
+		return EXIT_USAGE;
+	}
+	r = ctl_origin_syntax(cmd, argv[optind]);
+	if (!r)
+		r = ctl_snap_id_arg(cmd, argv[optind + 1], &id);
+	if (!r)
+		r = abs_dir(cmd, argv[optind + 2], dir, sizeof(dir));
+	if (r)
+		return r;
+	req = ctl_sd_request("snapshot.mount");
+	json_object_object_add(req, "volume",
+			       json_object_new_string(argv[optind]));
+	json_object_object_add(req, "id", json_object_new_int64(id));
+	json_object_object_add(req, "path", json_object_new_string(dir));
+	json_object_object_add(req, "writable", json_object_new_boolean(rw));
+	r = ctl_sd_call(cmd, req, &reply);
+	if (!r && json) {
+		json_object_object_del(reply, "ok");
+		return ctl_json_print(reply);
+	}
+	json_object_put(reply);
+	return r;
+}
+
+static int snap_unmount(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = "snapshot unmount";
+	struct json_object *req, *reply = NULL;
+	char dir[PATH_MAX];
+	int c, r;
+	uint32_t id;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c != 'h')
+			return EXIT_USAGE;
+		printf("Usage: shadowctl snapshot unmount ORIGIN ID\n"
+		       "       shadowctl snapshot unmount DIR\n\n"
+		       "Unmount a snapshot that snapshot mount mounted and remove its\n"
+		       "device (DIR itself stays).  Needs shadowd's snapshot class.\n");
+		return 0;
+	}
+	req = ctl_sd_request("snapshot.unmount");
+	if (argc - optind == 2) {
+		r = ctl_origin_syntax(cmd, argv[optind]);
+		if (!r)
+			r = ctl_snap_id_arg(cmd, argv[optind + 1], &id);
+		if (r) {
+			json_object_put(req);
+			return r;
+		}
+		json_object_object_add(req, "volume",
+				       json_object_new_string(argv[optind]));
+		json_object_object_add(req, "id", json_object_new_int64(id));
+	} else if (argc - optind == 1) {
+		r = abs_dir(cmd, argv[optind], dir, sizeof(dir));
+		if (r) {
+			json_object_put(req);
+			return r;
+		}
+		json_object_object_add(req, "path",
+				       json_object_new_string(dir));
+	} else {
+		json_object_put(req);
+		ctl_err("%s: expected ORIGIN and ID, or DIR", cmd);
+		return EXIT_USAGE;
+	}
+	r = ctl_sd_call(cmd, req, &reply);
+	json_object_put(reply);
+	return r;
 }
 
 static const struct ctl_command snap_cmds[] = {
@@ -459,6 +621,8 @@ static const struct ctl_command snap_cmds[] = {
 	{ "set-readonly", snap_set_readonly, "make a snapshot read-only" },
 	{ "pin", snap_pin, "never prune a snapshot (shadowd)" },
 	{ "unpin", snap_unpin, "let the policy prune it again (shadowd)" },
+	{ "mount", snap_mount, "mount a snapshot on a directory (shadowd)" },
+	{ "unmount", snap_unmount, "unmount it again (shadowd)" },
 };
 
 int cmd_snapshot(int argc, char **argv)

@@ -243,14 +243,27 @@ static int dev_table(const char *name, struct shadow_dev *origin,
 	return r;
 }
 
-/* Every pv device, into a malloc()ed array; 0 or -1. */
-static int pv_devices(struct pv_dev **out, size_t *n)
+int shadowd_snapdev_table(const char *name, uint32_t *major,
+			  uint32_t *minor, uint32_t *id)
+{
+	struct shadow_dev o;
+
+	if (dev_table(name, &o, id))
+		return -1;
+	*major = o.major;
+	*minor = o.minor;
+	return 0;
+}
+
+/* Every "shadow" device whose name starts with @prefix (shadow-pv-,
+ * shadow-mnt-), into a malloc()ed array; 0 or -1. */
+static int prefix_devices(const char *prefix, struct pv_dev **out, size_t *n)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_LIST);
 	struct pv_dev *v = NULL, *nv;
 	struct dm_names *names;
 	unsigned int next = 0;
-	size_t len = strlen(SHADOWD_PV_PREFIX);
+	size_t len = strlen(prefix);
 
 	*out = NULL;
 	*n = 0;
@@ -267,7 +280,7 @@ static int pv_devices(struct pv_dev **out, size_t *n)
 
 			names = (struct dm_names *)((char *)names + next);
 			next = names->next;
-			if (strncmp(names->name, SHADOWD_PV_PREFIX, len) ||
+			if (strncmp(names->name, prefix, len) ||
 			    strlen(names->name) >= sizeof(p.name))
 				continue;
 			snprintf(p.name, sizeof(p.name), "%s", names->name);
@@ -284,6 +297,12 @@ static int pv_devices(struct pv_dev **out, size_t *n)
 	dm_task_destroy(dmt);
 	*out = v;
 	return 0;
+}
+
+/* Every pv device. */
+static int pv_devices(struct pv_dev **out, size_t *n)
+{
+	return prefix_devices(SHADOWD_PV_PREFIX, out, n);
 }
 
 /* Where device @dev is mounted (the last mount); false when nowhere. */
@@ -309,6 +328,11 @@ out:
 	return found;
 }
 
+bool shadowd_dev_mount(dev_t dev, char *buf, size_t len)
+{
+	return dev_mount(dev, buf, len);
+}
+
 /* Unmount every mount of a pv device, remove its @GMT directories and
  * the device; 0 or -1. */
 static int pv_dev_release(const struct pv_dev *p, const char *why)
@@ -325,30 +349,47 @@ static int pv_dev_release(const struct pv_dev *p, const char *why)
 	}
 	if (dm_remove_dev(p->name))
 		return -1;
-	log_info("previous versions: %u:%u snapshot %u unmounted, %s removed (%s)",
+	log_info("%u:%u snapshot %u unmounted, %s removed (%s)",
 		 p->origin.major, p->origin.minor, p->id, p->name, why);
 	return 0;
 }
 
-int shadowd_pv_release(struct shadowd_backend *b, uint32_t major,
-		       uint32_t minor, uint32_t id)
+int shadowd_snapdev_release(const char *prefix, uint32_t major,
+			    uint32_t minor, uint32_t id, const char *why)
 {
 	struct pv_dev *v;
 	size_t n, i;
 	int r = 0;
 
-	if (pv_devices(&v, &n))
+	if (prefix_devices(prefix, &v, &n))
 		return -1;
-	for (i = 0; i < n; i++)
-		if (v[i].origin.major == major && v[i].origin.minor == minor &&
-		    v[i].id == id && pv_dev_release(&v[i], "snapshot deleted"))
+	for (i = 0; i < n; i++) {
+		if (v[i].origin.major != major || v[i].origin.minor != minor ||
+		    v[i].id != id)
+			continue;
+		if (pv_dev_release(&v[i], why))
 			r = -1;
+		else if (r >= 0)
+			r++;
+	}
 	free(v);
 	return r;
 }
 
-/* Read-only mount of a snapshot device; 0 or -1 after logging. */
-static int pv_fs_mount(const char *dev, const char *mnt)
+int shadowd_pv_release(struct shadowd_backend *b, uint32_t major,
+		       uint32_t minor, uint32_t id)
+{
+	int r = shadowd_snapdev_release(SHADOWD_PV_PREFIX, major, minor, id,
+					"snapshot deleted");
+	int m = shadowd_snapdev_release(SHADOWD_MNT_PREFIX, major, minor, id,
+					"snapshot deleted");
+
+	return r < 0 || m < 0 ? -1 : 0;
+}
+
+/* Mount of a snapshot device (read-only unless @rw); 0 or -1 after
+ * logging. */
+int shadowd_snap_fs_mount(const char *dev, const char *mnt, bool rw)
 {
 	unsigned char sb[2048];
 	const char *type, *data;
@@ -360,25 +401,32 @@ static int pv_fs_mount(const char *dev, const char *mnt)
 		close(fd);
 	}
 	if (r != (ssize_t)sizeof(sb)) {
-		log_err("previous versions: %s: cannot read its superblock", dev);
+		log_err("%s: cannot read its superblock", dev);
+		errno = EIO;
 		return -1;
 	}
 	if (!memcmp(sb, "XFSB", 4)) {
 		/* the origin's UUID; a log that a ro device cannot replay */
 		type = "xfs";
-		data = "nouuid,norecovery";
+		data = rw ? "nouuid" : "nouuid,norecovery";
 	} else if (sb[1080] == 0x53 && sb[1081] == 0xEF) {
 		/* cut without a freeze: the journal needs a replay that a
 		 * read-only device cannot take (INCOMPAT_RECOVER) */
 		type = "ext4";
-		data = sb[1024 + 0x60] & 0x4 ? "noload" : "";
+		data = !rw && sb[1024 + 0x60] & 0x4 ? "noload" : "";
 	} else {
-		log_err("previous versions: %s: not ext2/3/4 or xfs", dev);
+		log_err("%s: not ext2/3/4 or xfs", dev);
+		errno = EMEDIUMTYPE;
 		return -1;
 	}
-	if (mount(dev, mnt, type, MS_RDONLY | MS_NOSUID | MS_NODEV, data)) {
-		log_err("previous versions: mount %s on %s (%s): %s", dev, mnt,
-			data[0] ? data : "ro", strerror(errno));
+	if (mount(dev, mnt, type, (rw ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV,
+		  data)) {
+		int e = errno;
+
+		log_err("mount %s on %s (%s%s%s): %s", dev, mnt,
+			rw ? "rw" : "ro", data[0] ? "," : "", data,
+			strerror(e));
+		errno = e;
 		return -1;
 	}
 	return 0;
@@ -433,7 +481,7 @@ static int pv_mount_snap(const struct pv_vol *v, uint32_t id, const char *gmt)
 			 "there; %s snapshot %u not mounted", mnt, v->name, id);
 		goto fail;
 	}
-	if (pv_fs_mount(path, mnt)) {
+	if (shadowd_snap_fs_mount(path, mnt, false)) {
 		rmdir(mnt);
 		goto fail;
 	}

@@ -320,40 +320,6 @@ static json_object *do_fsrvp(struct shadowd_server *srv, struct peer *p,
 
 /* ---------------------------------------------- volumes and snapshots */
 
-static json_object *do_volume_list(struct shadowd_server *srv)
-{
-	struct shadow_nl_err err = { 0 };
-	struct shadow_nl *nl = shadowd_nl(srv->be);
-	struct shadow_origin *v = NULL;
-	json_object *o, *a;
-	char dev[32];
-	size_t n = 0, i;
-
-	if (!nl)
-		return reply_err("netlink", "dm-shadow netlink family not available");
-	if (shadow_nl_origin_list(nl, &v, &n, &err))
-		return reply_nl(&err);
-	a = json_object_new_array();
-	for (i = 0; i < n; i++) {
-		json_object *x = json_object_new_object();
-
-		add_str(x, "device", shadow_format_dev(v[i].dev, dev, sizeof(dev)));
-		add_str(x, "name", v[i].name);
-		add_u64(x, "sectors", v[i].sectors);
-		add_u64(x, "chunk_sectors", v[i].chunk_sectors);
-		add_u64(x, "store_used", v[i].store_used);
-		add_u64(x, "store_total", v[i].store_total);
-		add_u64(x, "snapshots", v[i].nr_snaps);
-		add_str(x, "state", shadow_state_name(v[i].state) ?
-			shadow_state_name(v[i].state) : "?");
-		json_object_array_add(a, x);
-	}
-	free(v);
-	o = reply_ok();
-	json_object_object_add(o, "volumes", a);
-	return o;
-}
-
 static json_object *do_snapshot(struct shadowd_server *srv, struct peer *p,
 				const char *op, json_object *req)
 {
@@ -569,6 +535,10 @@ static json_object *dispatch(struct shadowd_server *srv, struct peer *p,
 		   !strcmp(op, "snapshot.unpin")) {
 		reply = shadowd_retain_request(srv->be, p->classes,
 					       p->cred.uid, op, req);
+	} else if (!strcmp(op, "snapshot.mount") ||
+		   !strcmp(op, "snapshot.unmount")) {
+		reply = shadowd_mount_request(srv->be, p->classes,
+					      p->cred.uid, op, req);
 	} else if (!strncmp(op, "snapshot.", 9)) {
 		reply = do_snapshot(srv, p, op + 9, req);
 	} else if (!strncmp(op, "policy.", 7)) {
@@ -576,9 +546,9 @@ static json_object *dispatch(struct shadowd_server *srv, struct peer *p,
 	} else if (!strncmp(op, "samba.", 6) || !strncmp(op, "pv.", 3)) {
 		reply = shadowd_pv_request(srv->be, p->classes, p->cred.uid,
 					   op, req);
-	} else if (!strcmp(op, "volume.list")) {
-		reply = p->classes & SHADOWD_QUERY ? do_volume_list(srv) :
-			reply_err("E_ACCESSDENIED", "not permitted");
+	} else if (!strncmp(op, "volume.", 7)) {
+		reply = shadowd_volume_request(srv->be, p->classes,
+					       p->cred.uid, op + 7, req);
 	} else if (!strcmp(op, "version")) {
 		reply = reply_ok();
 		add_str(reply, "version", SHADOW_VERSION);

@@ -396,6 +396,7 @@ int main(int argc, char **argv)
 	shadowd_log_init(foreground, cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
 
+	shadowd_load_module();
 	shadowd_backend_init(&be, &cfg, &ops);
 	f = fsrvp_new(&ops, NULL);
 	if (!f) {
@@ -412,11 +413,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* After the socket: a second shadowd stops there, before it could
-	 * touch the first one's devices and mounts. */
-	if (shadowd_policies_load(&be) || shadowd_state_load(&be)) {
+	 * touch the first one's devices and mounts.  Volumes before the
+	 * sets: copies on an auto volume are found again. */
+	if (shadowd_policies_load(&be) || shadowd_volumes_load(&be) ||
+	    shadowd_state_load(&be)) {
 		shadowd_server_free(srv);
 		fsrvp_free(f);
 		shadowd_policies_free(&be);
+		shadowd_volumes_free(&be);
 		shadowd_backend_fini(&be);
 		return 1;
 	}
@@ -430,6 +434,7 @@ int main(int argc, char **argv)
 	shadowd_server_free(srv);
 	fsrvp_free(f);
 	shadowd_policies_free(&be);
+	shadowd_volumes_free(&be);
 	shadowd_backend_fini(&be);
 	return r ? 1 : 0;
 }

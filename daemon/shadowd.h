@@ -105,6 +105,8 @@ struct shadowd_backend {
 	size_t npol;
 	struct shadowd_gone *gone;	/* events.c, saved by state.c */
 	size_t ngone;
+	struct shadowd_volume *vols;	/* volume.c */
+	size_t nvols;
 };
 void shadowd_backend_init(struct shadowd_backend *b,
 			  const struct shadowd_config *cfg,
@@ -187,7 +189,8 @@ int shadowd_pv_sync(struct shadowd_backend *b, uint32_t major,
 /* Every origin, and devices whose origin is gone. */
 void shadowd_pv_sync_all(struct shadowd_backend *b, const char *why);
 /* Before a snapshot is deleted: unmount and remove its previous-versions
- * device, if any (an open device makes the deletion fail); 0 or -1. */
+ * device and its snapshot.mount devices, if any (an open device makes
+ * the deletion fail); 0 or -1. */
 int shadowd_pv_release(struct shadowd_backend *b, uint32_t major,
 		       uint32_t minor, uint32_t id);
 /* Configuration values: 0, or -1 when malformed. */
@@ -200,6 +203,41 @@ struct json_object *shadowd_pv_request(struct shadowd_backend *b,
 				       unsigned int classes, uid_t uid,
 				       const char *op,
 				       struct json_object *req);
+/* The "shadow" devices pv.c and mount.c make: unmount every mount of
+ * those named @prefix... that show snapshot ID of origin MAJ:MIN, and
+ * remove them; how many, or -1. */
+int shadowd_snapdev_release(const char *prefix, uint32_t major,
+			    uint32_t minor, uint32_t id, const char *why);
+/* The origin and snapshot of "shadow" device @name; 0 or -1. */
+int shadowd_snapdev_table(const char *name, uint32_t *major,
+			  uint32_t *minor, uint32_t *id);
+/* Where device @dev is mounted (the last mount); false when nowhere. */
+bool shadowd_dev_mount(dev_t dev, char *buf, size_t len);
+/* Mount a snapshot device, nosuid,nodev, read-only unless @rw, with the
+ * options its filesystem needs; 0, or -1 with errno after logging. */
+int shadowd_snap_fs_mount(const char *dev, const char *mnt, bool rw);
+
+/* daemon/mount.c: snapshot.mount and snapshot.unmount, devices
+ * shadow-mnt-VOL-ID (shadowd_pv_release() releases them too). */
+#define SHADOWD_MNT_PREFIX	"shadow-mnt-"
+struct json_object *shadowd_mount_request(struct shadowd_backend *b,
+					  unsigned int classes, uid_t uid,
+					  const char *op,
+					  struct json_object *req);
+
+/* daemon/volume.c: declared volumes, <state_dir>/volumes.json (see
+ * Documentation/shadowd.rst, "Volumes"). */
+#define SHADOWD_VOLUME_FILE	"volumes.json"
+struct shadowd_volume;
+/* Read the declarations and activate the "auto" ones whose desired state
+ * is active (failures are logged); 0, or -1 when the file is unreadable. */
+int shadowd_volumes_load(struct shadowd_backend *b);
+void shadowd_volumes_free(struct shadowd_backend *b);
+/* The volume.* requests (@classes: enum shadowd_class bits). */
+struct json_object *shadowd_volume_request(struct shadowd_backend *b,
+					   unsigned int classes, uid_t uid,
+					   const char *op,
+					   struct json_object *req);
 
 /* daemon/server.c: the control socket. */
 struct shadowd_server;
@@ -214,6 +252,9 @@ int shadowd_server_run(struct shadowd_server *s);
 bool shadowd_permitted(void *ctx, const struct fsrvp_caller *c,
 		       enum fsrvp_op op);
 enum shadowd_class shadowd_fsrvp_class(enum fsrvp_op op);
+
+/* Load dm-shadow through libkmod unless it is there: 0, or -errno. */
+int shadowd_load_module(void);
 
 /* sd_notify(), without libsystemd: 0, or -errno. */
 int shadowd_notify(const char *state);
