@@ -146,6 +146,7 @@ static int origin_list(int argc, char **argv)
 		{ "raw", no_argument, NULL, 'r' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "bytes", no_argument, NULL, 'b' },
+		{ "parsable", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -157,7 +158,7 @@ static int origin_list(int argc, char **argv)
 	size_t n = 0;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "JnHro:bh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "JnHro:bph", opts, NULL)) != -1) {
 		switch (c) {
 		case 'J':
 			oo.json = 1;
@@ -172,6 +173,7 @@ static int origin_list(int argc, char **argv)
 		case 'r':
 			oo.raw = 1;
 			break;
+		case 'p':
 		case 'b':
 			oo.bytes = 1;
 			break;
@@ -187,7 +189,7 @@ static int origin_list(int argc, char **argv)
 			       "  -H, -n, --noheadings  no header line\n"
 			       "  -r, --raw             raw output\n"
 			       "  -o, --output LIST     these columns, in this order (comma-separated)\n"
-			       "  -b, --bytes           sizes in bytes, not in human units\n"
+			       "  -b, -p, --bytes       sizes in bytes, not in human units\n"
 			       "  -h, --help            this help\n");
 			return 0;
 		default:
@@ -223,6 +225,7 @@ static int origin_show(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'J' },
 		{ "bytes", no_argument, NULL, 'b' },
+		{ "parsable", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -234,11 +237,12 @@ static int origin_show(int argc, char **argv)
 	struct shadow_nl *nl;
 	int c, i, r;
 
-	while ((c = getopt_long(argc, argv, "Jbh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "Jbph", opts, NULL)) != -1) {
 		switch (c) {
 		case 'J':
 			oo.json = 1;
 			break;
+		case 'p':
 		case 'b':
 			oo.bytes = 1;
 			break;
@@ -249,7 +253,7 @@ static int origin_show(int argc, char **argv)
 			       "ORIGIN is a device-mapper name, a device path or MAJ:MIN.\n\n"
 			       "Options:\n"
 			       "  -J, --json   JSON output, as 'origin list --json'\n"
-			       "  -b, --bytes  sizes in bytes, not in human units\n"
+			       "  -b, -p, --bytes  sizes in bytes, not in human units\n"
 			       "  -h, --help   this help\n");
 			return 0;
 		default:

@@ -85,6 +85,14 @@ char *ctl_size(uint64_t bytes, int raw, char *buf, size_t len);
 int ctl_subcommand(const char *group, const struct ctl_command *tab, size_t n,
 		   int argc, char **argv);
 
+/*
+ * ctl/file.c: write @path whole or not at all, through a temporary file
+ * in its directory that @fill writes (0, or a negative errno to give up):
+ * 0, or -1 after printing "shadowctl: CMD: PATH: why".
+ */
+int ctl_write_file(const char *cmd, const char *path, unsigned int mode,
+		   int (*fill)(FILE *f, void *arg), void *arg);
+
 /* ctl/sd.c: requests to shadowd's control socket */
 
 struct json_object;

@@ -384,6 +384,7 @@ static int snap_list(int argc, char **argv)
 		{ "raw", no_argument, NULL, 'r' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "bytes", no_argument, NULL, 'b' },
+		{ "parsable", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -395,7 +396,7 @@ static int snap_list(int argc, char **argv)
 	struct shadow_dev dev;
 	struct shadow_nl *nl;
 
-	while ((c = getopt_long(argc, argv, "JnHro:bh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "JnHro:bph", opts, NULL)) != -1) {
 		switch (c) {
 		case 'J':
 			lc.out.json = 1;
@@ -410,6 +411,7 @@ static int snap_list(int argc, char **argv)
 		case 'r':
 			lc.out.raw = 1;
 			break;
+		case 'p':
 		case 'b':
 			lc.out.bytes = 1;
 			break;
@@ -424,7 +426,7 @@ static int snap_list(int argc, char **argv)
 			       "  -H, -n, --noheadings  no header line\n"
 			       "  -r, --raw             raw output\n"
 			       "  -o, --output LIST     these columns, in this order (comma-separated)\n"
-			       "  -b, --bytes           sizes in bytes, not in human units\n"
+			       "  -b, -p, --bytes       sizes in bytes, not in human units\n"
 			       "  -h, --help            this help\n");
 			return 0;
 		default:
@@ -639,7 +641,33 @@ struct diff_out {
 	int bytes;
 	uint64_t n;
 	uint64_t sectors;
+	/* --bitmap: one bit a chunk, or NULL to print the extents */
+	uint8_t *bitmap;
+	uint64_t nchunks;
+	uint32_t chunk_sectors;
 };
+
+/* Mark the chunks of one extent (chunk granular, from the kernel). */
+static int mark_extent(struct diff_out *d, const struct shadow_extent *e)
+{
+	uint64_t c = e->start / d->chunk_sectors;
+	uint64_t end = (e->start + e->len + d->chunk_sectors - 1) /
+		       d->chunk_sectors;
+
+	if (end > d->nchunks)
+		return -ERANGE;
+	for (; c < end; c++)
+		d->bitmap[c / 8] |= (uint8_t)(1u << (c % 8));
+	return 0;
+}
+
+static int fill_bitmap(FILE *f, void *arg)
+{
+	const struct diff_out *d = arg;
+	size_t len = (size_t)((d->nchunks + 7) / 8);
+
+	return fwrite(d->bitmap, 1, len, f) == len ? 0 : -EIO;
+}
 
 static int print_extent(const struct shadow_extent *e, void *arg)
 {
@@ -647,6 +675,11 @@ static int print_extent(const struct shadow_extent *e, void *arg)
 	unsigned int shift = d->bytes ? 9 : 0;
 	unsigned long long start = e->start << shift, len = e->len << shift;
 
+	if (d->bitmap) {
+		d->n++;
+		d->sectors += e->len;
+		return mark_extent(d, e);
+	}
 	/* the opening waits for the first extent: an early error prints none */
 	if (d->json)
 		printf("%s{\"start\":%llu,\"length\":%llu}",
@@ -663,6 +696,7 @@ int cmd_diff(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'J' },
 		{ "bytes", no_argument, NULL, 'b' },
+		{ "bitmap", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -670,12 +704,14 @@ int cmd_diff(int argc, char **argv)
 	struct shadow_nl_err err = { 0 };
 	struct diff_out d = { 0 };
 	uint32_t from, to = SHADOW_NL_LIVE;
+	const char *bitmap = NULL;
+	struct shadow_origin o;
 	struct shadow_dev dev;
 	struct shadow_nl *nl;
 	int c, r, verbose = 0;
 	char hbuf[16];
 
-	while ((c = getopt_long(argc, argv, "Jbvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "Jbm:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'J':
 			d.json = 1;
@@ -683,11 +719,14 @@ int cmd_diff(int argc, char **argv)
 		case 'b':
 			d.bytes = 1;
 			break;
+		case 'm':
+			bitmap = optarg;
+			break;
 		case 'v':
 			verbose = 1;
 			break;
 		case 'h':
-			printf("Usage: shadowctl diff [--json] [--bytes] [--verbose] ORIGIN FROM [TO]\n\n"
+			printf("Usage: shadowctl diff [--json] [--bytes] [--bitmap FILE] [--verbose] ORIGIN FROM [TO]\n\n"
 			       "Print the extents of ORIGIN whose content differs between\n"
 			       "snapshot FROM and snapshot TO (a later one), or the live\n"
 			       "origin when TO is left out or is \"live\": one line\n"
@@ -696,6 +735,9 @@ int cmd_diff(int argc, char **argv)
 			       "Options:\n"
 			       "  -J, --json     {\"extents\":[{\"start\":S,\"length\":L},...]}\n"
 			       "  -b, --bytes    offsets and lengths in bytes\n"
+			       "  -m, --bitmap FILE  write one bit a chunk to FILE instead\n"
+			       "                 (bit c%%8 of byte c/8 set: chunk c changed;\n"
+			       "                 ceil(chunks/8) bytes), atomically\n"
 			       "  -v, --verbose  a summary on stderr\n"
 			       "  -h, --help     this help\n");
 			return 0;
@@ -715,11 +757,48 @@ int cmd_diff(int argc, char **argv)
 		if (r)
 			return r;
 	}
+	if (bitmap && (d.json || d.bytes)) {
+		ctl_err("diff: --bitmap prints nothing: no --json or --bytes");
+		return EXIT_USAGE;
+	}
+	if (bitmap && !*bitmap) {
+		ctl_err("diff: --bitmap needs a file name");
+		return EXIT_USAGE;
+	}
 	nl = ctl_nl_origin("diff", argv[optind], &dev, &r);
 	if (!nl)
 		return r;
+	if (bitmap) {
+		if (shadow_nl_origin_get(nl, dev, &o, &err)) {
+			shadow_nl_close(nl);
+			return ctl_nl_fail("diff", &err);
+		}
+		d.chunk_sectors = o.chunk_sectors ? o.chunk_sectors : 1;
+		d.nchunks = (o.sectors + d.chunk_sectors - 1) / d.chunk_sectors;
+		d.bitmap = calloc((size_t)((d.nchunks + 7) / 8) + 1, 1);
+		if (!d.bitmap) {
+			shadow_nl_close(nl);
+			ctl_err("diff: out of memory");
+			return EXIT_FAILURE;
+		}
+	}
 	r = shadow_nl_diff_dump(nl, dev, from, to, print_extent, &d, &err);
 	shadow_nl_close(nl);
+	if (bitmap) {
+		if (!r && ctl_write_file("diff", bitmap, 0644, fill_bitmap, &d))
+			r = 1;
+		free(d.bitmap);
+		if (r > 0)
+			return EXIT_FAILURE;
+		if (r)
+			return ctl_nl_fail("diff", &err);
+		if (verbose)
+			fprintf(stderr, "%llu extents, %llu of %llu chunks changed\n",
+				(unsigned long long)d.n,
+				(unsigned long long)(d.sectors / d.chunk_sectors),
+				(unsigned long long)d.nchunks);
+		return 0;
+	}
 	if (d.json && (d.n || !r))
 		printf("%s]}\n", d.n ? "" : "{\"extents\":[");
 	if (fflush(stdout) && !r) {

@@ -274,63 +274,25 @@ static void write_metrics(FILE *f, const struct origin_status *v, size_t n,
 		(long long)now);
 }
 
-/* Temporary file in the same directory, fsync, rename, fsync the dir. */
+struct metrics_arg {
+	const struct origin_status *v;
+	size_t n;
+};
+
+static int fill_metrics(FILE *f, void *arg)
+{
+	const struct metrics_arg *m = arg;
+
+	write_metrics(f, m->v, m->n, time(NULL));
+	return 0;
+}
+
 static int metrics_file(const char *path, const struct origin_status *v,
 			size_t n)
 {
-	char *dcopy = strdup(path), *bcopy = strdup(path), *tmp = NULL;
-	const char *dir, *base;
-	int fd = -1, dfd, ret = -1;
-	FILE *f = NULL;
+	struct metrics_arg m = { v, n };
 
-	if (!dcopy || !bcopy)
-		goto out;
-	dir = dirname(dcopy);
-	base = basename(bcopy);
-	if (asprintf(&tmp, "%s/.%s.XXXXXX", dir, base) < 0) {
-		tmp = NULL;
-		goto out;
-	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		ctl_err("status: %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	f = fdopen(fd, "w");
-	if (!f)
-		goto fail;
-	fd = -1;
-	if (fchmod(fileno(f), 0644))
-		goto fail;
-	write_metrics(f, v, n, time(NULL));
-	if (fflush(f) || ferror(f) || fsync(fileno(f)))
-		goto fail;
-	if (fclose(f)) {
-		f = NULL;
-		goto fail;
-	}
-	f = NULL;
-	if (rename(tmp, path))
-		goto fail;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	ret = 0;
-	goto out;
-fail:
-	ctl_err("status: %s: %s", path, strerror(errno));
-	unlink(tmp);
-out:
-	if (f)
-		fclose(f);
-	if (fd >= 0)
-		close(fd);
-	free(tmp);
-	free(dcopy);
-	free(bcopy);
-	return ret;
+	return ctl_write_file("status", path, 0644, fill_metrics, &m);
 }
 
 static int by_name(const void *a, const void *b)

@@ -56,6 +56,17 @@ check "diff 1 2 is the two chunks written ($out)" \
 	[ "$out" = "$(printf '0 128\n1280 128')" ]
 check "diff 2 live is empty" [ -z "$($S diff vol 2 live)" ]
 check "diff --bytes" [ "$($S diff --bytes vol 1 2 | head -n 1)" = "0 65536" ]
+# 16 MiB in 64 KiB chunks: 256 bits, 32 bytes; chunks 0 and 10 set
+bm=$(mktemp /tmp/bitmap.XXXXXX)
+$S diff --bitmap "$bm" vol 1 2
+check "diff --bitmap: 32 bytes, bits 0 and 10 ($(od -An -tx1 "$bm" | tr -s ' \n' ' '))" \
+	[ "$(od -An -v -tx1 "$bm" | tr -s ' \n' ' ')" = " 01 04$(printf ' 00%.0s' $(seq 30)) " ]
+$S diff --bitmap "$bm" vol 2 live
+check "diff --bitmap of nothing changed: all zero" \
+	[ "$(od -An -v -tx1 "$bm" | tr -s ' \n' ' ')" = "$(printf ' 00%.0s' $(seq 32)) " ]
+$S diff --bitmap "$bm" --json vol 1 2 2>/dev/null; rc=$?
+check "diff --bitmap with --json is a usage error" [ $rc = 2 ]
+rm -f "$bm"
 
 check "set-readonly" $S snapshot set-readonly vol 1
 check "the mark shows in the list" \
