@@ -126,7 +126,7 @@ static json_object *do_mount(struct shadowd_backend *b, uid_t uid,
 	struct shadow_snap s;
 	struct shadow_dev d;
 	struct shadow_nl *nl;
-	json_object *o, *w;
+	json_object *o;
 	bool rw = false, made = false;
 	uint64_t sectors;
 	struct stat st;
@@ -140,11 +140,8 @@ static json_object *do_mount(struct shadowd_backend *b, uid_t uid,
 		return BAD_ARG("id");
 	if (path_check(path))
 		return BAD_ARG("path");
-	if (json_object_object_get_ex(req, "writable", &w)) {
-		if (!json_object_is_type(w, json_type_boolean))
-			return BAD_ARG("writable");
-		rw = json_object_get_boolean(w);
-	}
+	if (arg_bool(req, "writable", false, &rw))
+		return BAD_ARG("writable");
 	nl = shadowd_nl(b);
 	if (!nl)
 		return reply_err("netlink",

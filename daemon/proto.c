@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,9 +105,8 @@ int arg_guid(json_object *req, const char *key, uuid_t id)
 	return uuid_parse(s, id) ? -1 : 0;
 }
 
-/* An unsigned 32-bit argument, @def when missing; -1 when malformed. */
-int arg_u32(json_object *req, const char *key, uint32_t def,
-		   uint32_t *out)
+/* An unsigned 64-bit argument, @def when missing; -1 when malformed. */
+int arg_u64(json_object *req, const char *key, uint64_t def, uint64_t *out)
 {
 	json_object *v;
 	int64_t n;
@@ -117,9 +117,35 @@ int arg_u32(json_object *req, const char *key, uint32_t def,
 	if (!json_object_is_type(v, json_type_int))
 		return -1;
 	n = json_object_get_int64(v);
-	if (n < 0 || n > UINT32_MAX)
+	if (n < 0)
+		return -1;
+	*out = (uint64_t)n;
+	return 0;
+}
+
+/* An unsigned 32-bit argument, @def when missing; -1 when malformed. */
+int arg_u32(json_object *req, const char *key, uint32_t def, uint32_t *out)
+{
+	uint64_t n;
+
+	*out = def;
+	if (arg_u64(req, key, def, &n) || n > UINT32_MAX)
 		return -1;
 	*out = (uint32_t)n;
+	return 0;
+}
+
+/* A boolean argument, @def when missing; -1 when not a boolean. */
+int arg_bool(json_object *req, const char *key, bool def, bool *out)
+{
+	json_object *v;
+
+	*out = def;
+	if (!json_object_object_get_ex(req, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return -1;
+	*out = json_object_get_boolean(v);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #ifndef SHADOWD_PROTO_H
 #define SHADOWD_PROTO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
@@ -35,6 +36,10 @@ const char *arg_str(json_object *req, const char *key);
 int arg_guid(json_object *req, const char *key, uuid_t id);
 /* An unsigned 32-bit argument, @def when missing; -1 when malformed. */
 int arg_u32(json_object *req, const char *key, uint32_t def, uint32_t *out);
+/* An unsigned 64-bit argument, @def when missing; -1 when malformed. */
+int arg_u64(json_object *req, const char *key, uint64_t def, uint64_t *out);
+/* A boolean argument, @def when missing; -1 when not a boolean. */
+int arg_bool(json_object *req, const char *key, bool def, bool *out);
 /* An origin argument (dm name, path or MAJ:MIN), resolved. */
 int arg_volume(json_object *req, const char *key, struct shadow_dev *d,
 	       struct shadow_nl_err *err);

@@ -283,16 +283,13 @@ static json_object *do_prune(struct shadowd_backend *b, unsigned int uid,
 	char vol[SHADOW_NL_NAMELEN], text[1024], rtext[512];
 	size_t n = 0, i, nkept = 0, nremoved = 0, nfailed = 0;
 	bool dry_run = false;
-	json_object *o, *a, *dr;
+	json_object *o, *a;
 	struct shadow_nl *nl;
 	struct shadow_dev d;
 	int r;
 
-	if (json_object_object_get_ex(req, "dry_run", &dr)) {
-		if (!json_object_is_type(dr, json_type_boolean))
-			return BAD_ARG("dry_run");
-		dry_run = json_object_get_boolean(dr);
-	}
+	if (arg_bool(req, "dry_run", false, &dry_run))
+		return BAD_ARG("dry_run");
 	nl = shadowd_nl(b);
 	if (!nl)
 		return reply_err("netlink",

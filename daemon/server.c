@@ -388,7 +388,8 @@ static json_object *do_snapshot(struct shadowd_server *srv, struct peer *p,
 		struct shadow_dev devs[SHADOW_NL_GROUP_MAX];
 		struct shadow_created out[SHADOW_NL_GROUP_MAX];
 		const char *label = arg_str(req, "label");
-		json_object *vols, *fr;
+		json_object *vols;
+		bool freeze;
 		uint32_t flags = SHADOW_F_FREEZE, timeout;
 		uint64_t pause = 0;
 		size_t n;
@@ -408,8 +409,9 @@ static json_object *do_snapshot(struct shadowd_server *srv, struct peer *p,
 						  &devs[i], &err))
 				return err.code ? reply_nl(&err) : BAD_ARG("volumes");
 		}
-		if (json_object_object_get_ex(req, "freeze", &fr) &&
-		    !json_object_get_boolean(fr))
+		if (arg_bool(req, "freeze", true, &freeze))
+			return BAD_ARG("freeze");
+		if (!freeze)
 			flags = 0;
 		if (label && shadow_label_check(label))
 			return BAD_ARG("label");

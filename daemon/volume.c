@@ -757,36 +757,6 @@ void shadowd_volumes_free(struct shadowd_backend *b)
 
 /* ----------------------------------------------------------- requests */
 
-static int arg_bool(json_object *req, const char *key, bool def, bool *out)
-{
-	json_object *v;
-
-	*out = def;
-	if (!json_object_object_get_ex(req, key, &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_boolean))
-		return -1;
-	*out = json_object_get_boolean(v);
-	return 0;
-}
-
-static int arg_u64(json_object *req, const char *key, uint64_t *out)
-{
-	json_object *v;
-	int64_t n;
-
-	*out = 0;
-	if (!json_object_object_get_ex(req, key, &v))
-		return 0;
-	if (!json_object_is_type(v, json_type_int))
-		return -1;
-	n = json_object_get_int64(v);
-	if (n < 0)
-		return -1;
-	*out = (uint64_t)n;
-	return 0;
-}
-
 /* The kernel's view of active origin @d into @o. */
 static void origin_json(struct shadowd_backend *b, dev_t d, json_object *o,
 			dev_t *store)
@@ -1012,7 +982,7 @@ static json_object *do_create(struct shadowd_backend *b, uid_t uid,
 		return BAD_ARG("activate");
 	if (arg_bool(req, "auto", true, &autostart))
 		return BAD_ARG("auto");
-	if (arg_u64(req, "store_size", &size))
+	if (arg_u64(req, "store_size", 0, &size))
 		return BAD_ARG("store_size");
 
 	if (vol_find(b, name))
