@@ -10,6 +10,7 @@
 # timeout: 600
 
 . "$(dirname "$0")/lib/shadow.sh"
+. "$(dirname "$0")/lib/shadowctl.sh"
 
 require python3 mkfs.ext4 setpriv
 SHADOWD=$SHADOW_TOP/build/shadowd
@@ -49,35 +50,6 @@ mount /dev/mapper/vol "$W/live" || bail "mount"
 
 # A copy of shadowctl that the unprivileged user can run.
 install -m 0755 "$SHADOWCTL" "$W/shadowctl"
-sc()
-{
-	"$W/shadowctl" --socket "$SOCK" "$@"
-}
-
-# nobody CMD...: CMD as uid 65534, outside every shadowd group
-nobody()
-{
-	setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
-}
-
-# json EXPR: evaluate a Python expression on stdin's JSON as `j`
-json()
-{
-	python3 -c "import json, sys; j = json.load(sys.stdin); print($1)"
-}
-
-# rc_is N CMD...: CMD exits with N (its stderr in $W/err)
-rc_is()
-{
-	local want=$1 rc
-
-	shift
-	"$@" >"$W/out" 2>"$W/err"
-	rc=$?
-	[ "$rc" = "$want" ] || diag "exit $rc, not $want: $* ($(cat "$W/err"))"
-	[ "$rc" = "$want" ]
-}
-
 GUID='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 NOGUID=01234567-89ab-cdef-0123-456789abcdef
 

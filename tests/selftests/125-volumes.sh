@@ -16,6 +16,7 @@
 # timeout: 600
 
 . "$(dirname "$0")/lib/shadow.sh"
+. "$(dirname "$0")/lib/shadowctl.sh"
 
 require python3 mkfs.ext4 setpriv losetup
 SHADOWD=$SHADOW_TOP/build/shadowd
@@ -59,33 +60,6 @@ rmmod brd 2>/dev/null
 modprobe brd rd_nr=4 rd_size=65536 max_part=0 || skip_all "no brd"
 
 install -m 0755 "$SHADOWCTL" "$W/shadowctl"
-sc()
-{
-	"$W/shadowctl" --socket "$SOCK" "$@"
-}
-
-nobody()
-{
-	setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
-}
-
-# json EXPR: evaluate a Python expression on stdin's JSON as `j`
-json()
-{
-	python3 -c "import json, sys; j = json.load(sys.stdin); print($1)"
-}
-
-# rc_is N CMD...: CMD exits with N (its stderr in $W/err)
-rc_is()
-{
-	local want=$1 rc
-
-	shift
-	"$@" >"$W/out" 2>"$W/err"
-	rc=$?
-	[ "$rc" = "$want" ] || diag "exit $rc, not $want: $* ($(cat "$W/err"))"
-	[ "$rc" = "$want" ]
-}
 
 # vstate NAME: the volume_state of NAME in volume.list ("none" if absent)
 vstate()

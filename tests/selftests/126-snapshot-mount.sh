@@ -15,6 +15,7 @@
 # timeout: 900
 
 . "$(dirname "$0")/lib/shadow.sh"
+. "$(dirname "$0")/lib/shadowctl.sh"
 
 require python3 md5sum mkfs.ext4 mkfs.xfs setpriv
 SHADOWD=$SHADOW_TOP/build/shadowd
@@ -57,27 +58,6 @@ mkdir -p "$W/state" "$RUN"
 chmod 755 "$W"
 
 install -m 0755 "$SHADOWCTL" "$W/shadowctl"
-sc()
-{
-	"$W/shadowctl" --socket "$SOCK" "$@"
-}
-
-nobody()
-{
-	setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
-}
-
-# rc_is N CMD...: CMD exits with N (its stderr in $W/err)
-rc_is()
-{
-	local want=$1 rc
-
-	shift
-	"$@" >"$W/out" 2>"$W/err"
-	rc=$?
-	[ "$rc" = "$want" ] || diag "exit $rc, not $want: $* ($(cat "$W/err"))"
-	[ "$rc" = "$want" ]
-}
 
 # req JSON: one raw request to shadowd, the reply on stdout
 req()
