@@ -472,60 +472,6 @@ int umount_all(const char *path)
 	return 0;
 }
 
-enum fstype { FS_UNKNOWN, FS_EXT4, FS_XFS };
-
-static enum fstype probe_fs(const char *dev)
-{
-	unsigned char buf[2048];
-	int fd = open(dev, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0)
-		return FS_UNKNOWN;
-	r = pread(fd, buf, sizeof(buf), 0);
-	close(fd);
-	if (r != (ssize_t)sizeof(buf))
-		return FS_UNKNOWN;
-	if (!memcmp(buf, "XFSB", 4))
-		return FS_XFS;
-	if (buf[1080] == 0x53 && buf[1081] == 0xEF)
-		return FS_EXT4;
-	return FS_UNKNOWN;
-}
-
-static int mount_copy(const char *dev, const char *mnt, bool rw)
-{
-	enum fstype t = probe_fs(dev);
-	unsigned long fl = MS_NOSUID | MS_NODEV | (rw ? 0 : MS_RDONLY);
-	const char *type, *data;
-
-	switch (t) {
-	case FS_XFS:
-		/* The copy has the origin's UUID; a frozen xfs still has
-		 * a log to replay, which a read-only device cannot take
-		 * (the frozen data itself is complete). */
-		type = "xfs";
-		data = rw ? "nouuid" : "nouuid,norecovery";
-		break;
-	case FS_EXT4:
-		/* The freeze left the journal empty: plain ro works, and
-		 * fails loudly if it did not. */
-		type = "ext4";
-		data = "";
-		break;
-	default:
-		log_err("expose: %s: not ext2/3/4 or xfs", dev);
-		return -1;
-	}
-	if (mount(dev, mnt, type, fl, data)) {
-		log_err("mount %s on %s (%s%s%s): %s", dev, mnt,
-			rw ? "rw" : "ro", *data ? "," : "", data,
-			strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* mkdir -p of @path (absolute). */
 int mkdirs(const char *path, mode_t mode)
 {
@@ -637,7 +583,7 @@ static int expose_copy(struct shadowd_backend *b, const struct fsrvp_set *s,
 		return -1;
 	}
 	if (!(stat(mnt, &st) == 0 && st.st_dev == dev) &&
-	    mount_copy(path, mnt, rw))
+	    shadowd_snap_fs_mount(path, mnt, rw, true))
 		return -1;
 	if (run_hook(b, "expose", c, mnt))
 		return -1;

@@ -198,7 +198,7 @@ static json_object *do_mount(struct shadowd_backend *b, uid_t uid,
 		o = reply_err("E_FAIL", "cannot make %s", devpath);
 		goto fail_dev;
 	}
-	if (shadowd_snap_fs_mount(devpath, path, rw)) {
+	if (shadowd_snap_fs_mount(devpath, path, rw, false)) {
 		o = reply_err("E_FAIL", "cannot mount snapshot %u of %s on "
 			      "%s: %s", id, vol, path, strerror(errno));
 		goto fail_dev;

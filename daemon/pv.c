@@ -387,9 +387,14 @@ int shadowd_pv_release(struct shadowd_backend *b, uint32_t major,
 	return r < 0 || m < 0 ? -1 : 0;
 }
 
-/* Mount of a snapshot device (read-only unless @rw); 0 or -1 after
- * logging. */
-int shadowd_snap_fs_mount(const char *dev, const char *mnt, bool rw)
+/*
+ * Mount of a snapshot device (read-only unless @rw); 0 or -1 after
+ * logging.  @frozen: the snapshot was cut with its filesystem frozen, so
+ * an ext4 journal is empty and a plain mount works; one that still needs
+ * a replay then fails loudly instead of being mounted with noload.
+ */
+int shadowd_snap_fs_mount(const char *dev, const char *mnt, bool rw,
+			  bool frozen)
 {
 	unsigned char sb[2048];
 	const char *type, *data;
@@ -413,7 +418,8 @@ int shadowd_snap_fs_mount(const char *dev, const char *mnt, bool rw)
 		/* cut without a freeze: the journal needs a replay that a
 		 * read-only device cannot take (INCOMPAT_RECOVER) */
 		type = "ext4";
-		data = !rw && sb[1024 + 0x60] & 0x4 ? "noload" : "";
+		data = !rw && !frozen && sb[1024 + 0x60] & 0x4 ?
+		       "noload" : "";
 	} else {
 		log_err("%s: not ext2/3/4 or xfs", dev);
 		errno = EMEDIUMTYPE;
@@ -481,7 +487,7 @@ static int pv_mount_snap(const struct pv_vol *v, uint32_t id, const char *gmt)
 			 "there; %s snapshot %u not mounted", mnt, v->name, id);
 		goto fail;
 	}
-	if (shadowd_snap_fs_mount(path, mnt, false)) {
+	if (shadowd_snap_fs_mount(path, mnt, false, false)) {
 		rmdir(mnt);
 		goto fail;
 	}

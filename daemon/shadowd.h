@@ -214,8 +214,10 @@ int shadowd_snapdev_table(const char *name, uint32_t *major,
 /* Where device @dev is mounted (the last mount); false when nowhere. */
 bool shadowd_dev_mount(dev_t dev, char *buf, size_t len);
 /* Mount a snapshot device, nosuid,nodev, read-only unless @rw, with the
- * options its filesystem needs; 0, or -1 with errno after logging. */
-int shadowd_snap_fs_mount(const char *dev, const char *mnt, bool rw);
+ * options its filesystem needs (@frozen: cut frozen, no ext4 noload);
+ * 0, or -1 with errno after logging. */
+int shadowd_snap_fs_mount(const char *dev, const char *mnt, bool rw,
+			  bool frozen);
 
 /* daemon/mount.c: snapshot.mount and snapshot.unmount, devices
  * shadow-mnt-VOL-ID (shadowd_pv_release() releases them too). */
