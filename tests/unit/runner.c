@@ -23,6 +23,7 @@ static const struct unit_suite *const suites[] = {
 	&fsrvp_suite,
 	&prune_suite,
 	&simulate_suite,
+	&cuts_suite,
 };
 
 #define N_SUITES (sizeof(suites) / sizeof(suites[0]))

@@ -19,5 +19,6 @@ extern const struct unit_suite shadow_nl_suite;
 extern const struct unit_suite fsrvp_suite;
 extern const struct unit_suite prune_suite;
 extern const struct unit_suite simulate_suite;
+extern const struct unit_suite cuts_suite;
 
 #endif
