@@ -46,6 +46,7 @@ struct peer {
 	unsigned int classes;		/* enum shadowd_class bits allowed */
 	char addr[64];			/* "uid:N", SetContext's default */
 	char *in;
+	size_t insize;			/* max_request when it connected */
 	size_t inlen;
 	char *out;
 	size_t outlen, outoff;
@@ -597,7 +598,7 @@ static void queue_reply(struct shadowd_server *srv, struct peer *p,
 /* Returns false when the peer must go. */
 static bool peer_read(struct shadowd_server *srv, struct peer *p)
 {
-	size_t max = srv->cfg->max_request;
+	size_t max = p->insize;
 	char *nl;
 	ssize_t r;
 
@@ -671,6 +672,7 @@ static void accept_peers(struct shadowd_server *srv)
 			continue;
 		}
 		p->fd = fd;
+		p->insize = srv->cfg->max_request;
 		p->classes = peer_classes(srv->cfg, &p->cred);
 		snprintf(p->addr, sizeof(p->addr), "uid:%u", p->cred.uid);
 		p->deadline = now_ms() + srv->cfg->idle_timeout_ms;
@@ -792,9 +794,29 @@ void shadowd_server_free(struct shadowd_server *srv)
 	free(srv);
 }
 
+/*
+ * SIGHUP: the configuration file is read again (shadowd_reload()); when
+ * it is good, the new policies and previous-versions settings are applied
+ * at once by a resync, as at start.  systemd is told (RELOADING=1, then
+ * READY=1), so that `systemctl reload` waits for the end.
+ */
+static void reload_config(struct shadowd_server *srv)
+{
+	uint64_t seq;
+
+	shadowd_notify("RELOADING=1\nSTATUS=reloading the configuration");
+	if (!shadowd_reload(srv->be)) {
+		seq = shadowd_resync(srv->be, "reload");
+		if (seq && srv->ev)
+			shadow_nl_events_resynced(srv->ev, seq);
+	}
+	shadowd_notify("READY=1\nSTATUS=listening");
+}
+
 int shadowd_server_run(struct shadowd_server *srv)
 {
 	struct pollfd *pfd = NULL;
+	bool reload = false;
 
 	while (!srv->stop) {
 		size_t n = 0, i, base;
@@ -838,10 +860,14 @@ int shadowd_server_run(struct shadowd_server *srv)
 
 			while (read(srv->sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP)
-					log_info("SIGHUP: reloading is not supported yet; restart shadowd");
+					reload = true;
 				else
 					srv->stop = true;
 			}
+		}
+		if (reload && !srv->stop) {
+			reload = false;
+			reload_config(srv);
 		}
 		if (r > 0 && srv->ev && (pfd[2].revents & POLLIN)) {
 			struct shadow_nl_err err = { 0 };

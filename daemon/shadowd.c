@@ -36,6 +36,11 @@ void shadowd_log_init(bool foreground, int level)
 		openlog("shadowd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+void shadowd_log_set_level(int level)
+{
+	log_level = level;
+}
+
 void shadowd_log(int prio, const char *fmt, ...)
 {
 	static const char *const names[] = {
@@ -305,6 +310,69 @@ int shadowd_config_load(struct shadowd_config *c, const char *path,
 	return bad ? -1 : 0;
 }
 
+/* ---------------------------------------------------------------- reload */
+
+/* The running configuration, and where it came from (for SIGHUP). */
+static struct shadowd_config cfg;
+static const char *config_path = SHADOWD_CONFIG;
+static bool config_given;
+static const char *socket_arg;
+
+/* A setting that cannot change while shadowd runs: the running value is
+ * kept, with a warning, when the file now says otherwise. */
+static void keep_running(char *new_v, const char *run_v, size_t len,
+			 const char *key)
+{
+	if (!strcmp(new_v, run_v))
+		return;
+	log_warn("reload: %s changed to %s; it takes effect when shadowd "
+		 "restarts", key, new_v);
+	snprintf(new_v, len, "%s", run_v);
+}
+
+/**
+ * shadowd_reload() - read the configuration file again (SIGHUP)
+ * @b: the backend, whose policies are rebuilt
+ *
+ * A file with any error changes nothing: the whole running configuration
+ * is kept and the errors are logged.  Otherwise every setting takes
+ * effect at once except socket, state_dir and mount_dir, which keep their
+ * running value until a restart (the socket is bound; the state and the
+ * exposed copies live there).  Requests already being read keep the
+ * max_request_bytes they connected with; peers keep their classes.
+ *
+ * Return: 0, or -1 when nothing was changed.
+ */
+int shadowd_reload(struct shadowd_backend *b)
+{
+	static struct shadowd_config n;
+
+	shadowd_config_defaults(&n);
+	if (shadowd_config_load(&n, config_path, config_given)) {
+		log_err("reload: %s has errors; the running configuration is "
+			"kept", config_path);
+		return -1;
+	}
+	if (socket_arg)
+		snprintf(n.socket, sizeof(n.socket), "%s", socket_arg);
+	keep_running(n.socket, cfg.socket, sizeof(n.socket), "socket");
+	keep_running(n.state_dir, cfg.state_dir, sizeof(n.state_dir),
+		     "state_dir");
+	keep_running(n.mount_dir, cfg.mount_dir, sizeof(n.mount_dir),
+		     "mount_dir");
+	cfg = n;
+	shadowd_log_set_level(cfg.log_level);
+	fsrvp_set_timeout_override(b->f, cfg.sequence_timeout);
+	shadowd_policies_free(b);
+	if (shadowd_policies_load(b)) {
+		log_err("reload: the retention policies could not all be "
+			"loaded");
+		return -1;
+	}
+	log_info("reload: %s read", config_path);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void usage(FILE *out)
@@ -334,9 +402,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = SHADOWD_CONFIG, *sock = NULL;
-	bool foreground = false, config_given = false;
-	static struct shadowd_config cfg;
+	bool foreground = false;
 	struct fsrvp_backend ops;
 	struct shadowd_backend be;
 	struct shadowd_server *srv;
@@ -346,11 +412,11 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "c:s:fhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			config = optarg;
+			config_path = optarg;
 			config_given = true;
 			break;
 		case 's':
-			sock = optarg;
+			socket_arg = optarg;
 			break;
 		case 'f':
 			foreground = true;
@@ -376,15 +442,16 @@ int main(int argc, char **argv)
 	/* Configuration errors go to stderr whatever the mode. */
 	shadowd_log_init(true, LOG_INFO);
 	shadowd_config_defaults(&cfg);
-	if (shadowd_config_load(&cfg, config, config_given))
+	if (shadowd_config_load(&cfg, config_path, config_given))
 		return 1;
-	if (sock) {
-		if (sock[0] != '/' || strlen(sock) >= sizeof(cfg.socket)) {
+	if (socket_arg) {
+		if (socket_arg[0] != '/' ||
+		    strlen(socket_arg) >= sizeof(cfg.socket)) {
 			log_err("--socket: an absolute path under %zu bytes",
 				sizeof(cfg.socket));
 			return 2;
 		}
-		snprintf(cfg.socket, sizeof(cfg.socket), "%s", sock);
+		snprintf(cfg.socket, sizeof(cfg.socket), "%s", socket_arg);
 	}
 
 	if (!foreground && !getenv("NOTIFY_SOCKET")) {

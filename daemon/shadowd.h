@@ -72,6 +72,7 @@ int shadowd_config_load(struct shadowd_config *c, const char *path,
 
 /* Logging: syslog, or stderr in the foreground. */
 void shadowd_log_init(bool foreground, int level);
+void shadowd_log_set_level(int level);
 void shadowd_log(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #define log_err(...)	shadowd_log(LOG_ERR, __VA_ARGS__)
@@ -257,6 +258,9 @@ enum shadowd_class shadowd_fsrvp_class(enum fsrvp_op op);
 
 /* Load dm-shadow through libkmod unless it is there: 0, or -errno. */
 int shadowd_load_module(void);
+
+/* daemon/shadowd.c: SIGHUP.  0, or -1 (logged) when nothing changed. */
+int shadowd_reload(struct shadowd_backend *b);
 
 /* sd_notify(), without libsystemd: 0, or -errno. */
 int shadowd_notify(const char *state);
