@@ -152,6 +152,10 @@ int shadowd_prune(const struct shadowd_prune_ops *ops, struct shadow_dev d,
 			for (k = 0; k < nfailed; k++)
 				if (failed[k] == v[i].id)
 					skip[i] = true;
+			if (!skip[i] && ops->cut_members &&
+			    ops->cut_members(ops->ctx, d, &v[i], NULL, 0, NULL,
+					     0) < 0)
+				skip[i] = true;
 		}
 		reason[0] = '\0';
 		if (p) {
@@ -171,8 +175,25 @@ int shadowd_prune(const struct shadowd_prune_ops *ops, struct shadow_dev d,
 			break;		/* nothing left to remove */
 		}
 		{
+			struct shadowd_prune_member m[SHADOWD_PRUNE_CUT_MAX];
 			uint32_t id = v[pick].id;
+			char what[128];
+			int nm = 0;
 
+			what[0] = '\0';
+			if (ops->cut_members)
+				nm = ops->cut_members(ops->ctx, d, &v[pick], m,
+						      SHADOWD_PRUNE_CUT_MAX,
+						      what, sizeof(what));
+			if (nm < 0)
+				nm = 0;	/* pinned meanwhile: cannot happen */
+			if (nm || what[0]) {
+				size_t l = strlen(reason);
+
+				snprintf(reason + l, sizeof(reason) - l,
+					 "; %s, removed whole", what[0] ?
+					 what : "its cut");
+			}
 			free(v);
 			free(skip);
 			r = ops->snap_delete(ops->ctx, d, id);
@@ -192,6 +213,20 @@ int shadowd_prune(const struct shadowd_prune_ops *ops, struct shadow_dev d,
 				res->deleted++;
 				if (ops->deleted)
 					ops->deleted(ops->ctx, d, id, reason);
+			}
+			for (k = 0; k < (size_t)nm; k++) {
+				int e = ops->snap_delete(ops->ctx, m[k].dev,
+							 m[k].id);
+
+				if (!e) {
+					res->deleted++;
+					if (ops->deleted)
+						ops->deleted(ops->ctx, m[k].dev,
+							     m[k].id, reason);
+				} else if (e != -ENOENT && ops->failed) {
+					ops->failed(ops->ctx, m[k].dev,
+						    m[k].id, e);
+				}
 			}
 		}
 		r = ops->origin_get(ops->ctx, d, &o);

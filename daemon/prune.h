@@ -18,6 +18,15 @@
 /* Most deletions one prune makes (a bound, not a policy). */
 #define SHADOWD_PRUNE_MAX 4096
 
+/* Most members of one cut besides the snapshot picked. */
+#define SHADOWD_PRUNE_CUT_MAX 64
+
+/* One snapshot of another volume, removed with the one picked. */
+struct shadowd_prune_member {
+	struct shadow_dev dev;
+	uint32_t id;
+};
+
 struct shadowd_prune_ops {
 	/* 0 or a negative errno. */
 	int (*origin_get)(void *ctx, struct shadow_dev d,
@@ -34,6 +43,18 @@ struct shadowd_prune_ops {
 			const char *reason);
 	/* A deletion failed (may be NULL); the snapshot is skipped. */
 	void (*failed)(void *ctx, struct shadow_dev d, uint32_t id, int err);
+	/*
+	 * Consistency-group cuts (NULL: none): the live members on other
+	 * volumes of the cut @s belongs to, at most @max in @m, and in
+	 * @what a name for the log ("cut 3 of group db").  Returns their
+	 * number (0: @s is in no cut and goes alone), or -1 when a member
+	 * is pinned (the whole cut is kept).  A picked snapshot goes with
+	 * these members: the cut is removed whole.
+	 */
+	int (*cut_members)(void *ctx, struct shadow_dev d,
+			   const struct shadow_snap *s,
+			   struct shadowd_prune_member *m, size_t max,
+			   char *what, size_t wlen);
 	void *ctx;
 };
 
@@ -41,7 +62,7 @@ struct shadowd_prune_result {
 	bool triggered;		/* use was at or above the high threshold */
 	bool reached;		/* use ended below the low threshold */
 	unsigned int high, low;	/* the thresholds used, percent */
-	size_t deleted;
+	size_t deleted;		/* snapshots, cut members included */
 	uint64_t used_before, used_after, total;	/* data chunks */
 };
 
@@ -67,7 +88,10 @@ long shadowd_prune_oldest(const struct shadow_snap *v, size_t n,
  * is below the low threshold or nothing is left to delete.  With a
  * policy (@p not NULL), shadow_ret_space() picks; without, the oldest
  * snapshot that is not pinned.  A snapshot whose deletion fails is
- * skipped.
+ * skipped.  With ops->cut_members, a snapshot in a cut with a pinned
+ * member counts as pinned, and a picked one is removed with the other
+ * members of its cut (after it; a member that fails is reported through
+ * ops->failed and left).
  *
  * Return: 0, or a negative errno when the origin cannot be read.
  */

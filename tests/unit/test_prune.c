@@ -333,6 +333,122 @@ static void test_limits(void)
 	CU_ASSERT_EQUAL(l, 20);
 }
 
+/* Group cuts: a picked snapshot goes with the members of its cut on the
+ * other volume; a cut with a pinned member elsewhere is kept whole. */
+static struct {
+	uint32_t id, other;	/* snapshot here, its cut's member there */
+	bool pinned;		/* the member there is pinned */
+} cutmap[4];
+static size_t ncutmap;
+static uint32_t other_deleted[8];
+static size_t nother;
+static uint32_t other_fail;
+
+static int f_cut_members(void *ctx, struct shadow_dev d,
+			 const struct shadow_snap *s,
+			 struct shadowd_prune_member *m, size_t max,
+			 char *what, size_t wlen)
+{
+	size_t i;
+
+	for (i = 0; i < ncutmap; i++) {
+		if (cutmap[i].id != s->id)
+			continue;
+		if (cutmap[i].pinned)
+			return -1;
+		if (what)
+			snprintf(what, wlen, "cut %zu of group g", i + 1);
+		if (!m || !max)
+			return 1;
+		m[0].dev.major = 253;
+		m[0].dev.minor = 7;
+		m[0].id = cutmap[i].other;
+		return 1;
+	}
+	return 0;
+}
+
+static int f_cut_delete(void *ctx, struct shadow_dev d, uint32_t id)
+{
+	if (d.minor == 7) {
+		if (id == other_fail)
+			return -EBUSY;
+		other_deleted[nother++] = id;
+		return 0;
+	}
+	return f_snap_delete(ctx, d, id);
+}
+
+static uint32_t failed_there;
+
+static void f_failed(void *ctx, struct shadow_dev d, uint32_t id, int err)
+{
+	if (d.minor == 7)
+		failed_there = id;
+}
+
+static void test_group_cuts(void)
+{
+	struct fake f;
+	struct shadowd_prune_ops ops = fake_ops(&f);
+	struct shadowd_prune_result r;
+	struct shadow_ret_policy p;
+	struct shadow_dev d = { 253, 0 };
+	char err[SHADOW_RET_ERRLEN];
+
+	ops.cut_members = f_cut_members;
+	ops.snap_delete = f_cut_delete;
+	ops.failed = f_failed;
+	ncutmap = 3;
+	cutmap[0].id = 1; cutmap[0].other = 11; cutmap[0].pinned = false;
+	cutmap[1].id = 2; cutmap[1].other = 12; cutmap[1].pinned = true;
+	cutmap[2].id = 4; cutmap[2].other = 14; cutmap[2].pinned = false;
+	nother = 0;
+	other_fail = 0;
+	failed_there = 0;
+
+	/* no policy: oldest first; 2 is pinned by its member there */
+	fake_init(&f, 0, 50, 80);
+	fake_add(&f, 1, 100, 30, false);
+	fake_add(&f, 2, 200, 30, false);
+	fake_add(&f, 3, 300, 20, false);	/* in no cut */
+	fake_add(&f, 4, 400, 10, false);	/* 90% */
+	CU_ASSERT_EQUAL(shadowd_prune(&ops, d, NULL, &r), 0);
+	CU_ASSERT_TRUE(r.reached);
+	/* 90 -> 60 (1, with 11 there) -> 40 (3): under 50 */
+	CU_ASSERT_EQUAL(f.ndel, 2);
+	CU_ASSERT_EQUAL(f.order[0], 1);
+	CU_ASSERT_EQUAL(f.order[1], 3);
+	CU_ASSERT_EQUAL(nother, 1);
+	CU_ASSERT_EQUAL(other_deleted[0], 11);
+	CU_ASSERT_EQUAL(r.deleted, 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(last_reason, "no retention policy"));
+
+	/* the group's policy picks (store-high/low); a member there that
+	 * cannot be deleted is reported, the cut's snapshot here goes */
+	shadow_ret_policy_init(&p);
+	CU_ASSERT_EQUAL(shadow_ret_policy_parse(&p, "keep-last=4 store-high=60 "
+						"store-low=20", err,
+						sizeof(err)), 0);
+	nother = 0;
+	other_fail = 14;
+	fake_init(&f, 0, 80, 90);
+	fake_add(&f, 1, 100, 30, false);
+	fake_add(&f, 2, 200, 30, false);
+	fake_add(&f, 4, 400, 10, false);	/* 70% */
+	CU_ASSERT_EQUAL(shadowd_prune(&ops, d, &p, &r), 0);
+	/* 70 -> 40 (1 and 11) -> 30 (4; 14 fails there); 2 stays */
+	CU_ASSERT_FALSE(r.reached);
+	CU_ASSERT_EQUAL(f.ndel, 2);
+	CU_ASSERT_EQUAL(f.order[0], 1);
+	CU_ASSERT_EQUAL(f.order[1], 4);
+	CU_ASSERT_EQUAL(nother, 1);
+	CU_ASSERT_EQUAL(failed_there, 14);
+	CU_ASSERT_EQUAL(r.deleted, 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(last_reason, "cut 3 of group g, removed whole"));
+	ncutmap = 0;
+}
+
 static CU_TestInfo tests[] = {
 	{ "fallback_oldest_until_low", test_fallback_oldest_until_low },
 	{ "fallback_threshold", test_fallback_threshold },
@@ -341,6 +457,7 @@ static CU_TestInfo tests[] = {
 	{ "oldest_pick", test_oldest_pick },
 	{ "policy_space", test_policy_space },
 	{ "limits", test_limits },
+	{ "group_cuts", test_group_cuts },
 	CU_TEST_INFO_NULL,
 };
 
