@@ -39,7 +39,7 @@ QUICK = dict(
     chunks_kib=[64], ladder=[1, 8], reps=2, runtime=4, region=16 * MiB,
     seq=16 * MiB, second_stage=8, delete_stage=8, pause_reps=3,
     mem_bytes={64: 64 * MiB}, cow_len=160 * MiB, store_len=512 * MiB,
-    pool_len=512 * MiB, group_reps=5,
+    pool_len=512 * MiB, group_reps=5, act_reps=3,
 )
 FULL = dict(
     # the chunk sizes of the targets first: a run cut short by --budget
@@ -48,9 +48,14 @@ FULL = dict(
     region=16 * MiB, seq=32 * MiB, second_stage=8, delete_stage=32,
     pause_reps=5,
     # preserved data for the memory / activation figure, per chunk size
-    # (1 Mi chunks of 4 KiB, 4 GiB, is the goal; 2 GiB fits the time)
+    # (1 Mi chunks of 4 KiB, 4 GiB, is the goal: `run --only mem` measures
+    # that, with --mem-mib 4096; 2 GiB fits the time of the full matrix)
     mem_bytes={4: 2 * GiB, 16: 256 * MiB, 64: 256 * MiB, 256: 256 * MiB},
     cow_len=288 * MiB, store_len=1 * GiB, pool_len=1 * GiB, group_reps=15,
+    # activations of the full store timed for the activation figure: the
+    # first replays the journal of the fill, the others start from the
+    # checkpoint the one before wrote (dm-snapshot: the same work each time)
+    act_reps=3,
 )
 
 SYSTEMS = ["linear", "shadow", "snapshot", "thin"]
@@ -317,6 +322,21 @@ class Shadow(System):
     def used(self):
         return int(dmctl.status("bvol").split()[0].split("/")[0]) * self.chunk
 
+    def preserved(self):
+        """Data chunks in use and live snapshots, from the status line:
+        <store used>/<store chunks> <meta used>/<meta blocks> <live> ..."""
+        st = dmctl.status("bvol").split()
+        return {"status": " ".join(st),
+                "data_chunks": int(st[0].split("/")[0]),
+                "store_chunks": int(st[0].split("/")[1]),
+                "live_snapshots": int(st[2])}
+
+    def activate(self, store_len):
+        self.store = self.mk("bstore", store_len, "linear", STOREDISK + " 0")
+        self.mk("bvol", self.length, "shadow-origin",
+                "%s %s 2 chunk_size %d" % (ORIGIN, self.store,
+                                           sectors(self.chunk)))
+
     def delete_oldest(self):
         sid = self.snaps.pop(0)
         t0 = time.monotonic()
@@ -364,6 +384,32 @@ class Snapshot(System):
 
     def used(self):
         return sum(self.cow_used(i) for i in self.snaps)
+
+    def preserved(self):
+        """Data chunks in the first COW device, from its status line:
+        <allocated>/<total> <metadata> (sectors; allocated includes the
+        metadata: the header and one chunk per area of exceptions)."""
+        st = dmctl.status("bsnap0").split()
+        if st[0] == "Invalid" or len(st) < 2:
+            return {"status": " ".join(st), "data_chunks": 0,
+                    "store_chunks": 0, "live_snapshots": 0}
+        alloc, total = (int(x) for x in st[0].split("/"))
+        meta = int(st[1])
+        cs = sectors(self.chunk)
+        return {"status": " ".join(st),
+                "data_chunks": (alloc - meta) // cs,
+                "store_chunks": total // cs,
+                "live_snapshots": 1}
+
+    def activate(self, store_len):
+        cow = self.mk("bcow0", store_len, "linear", STOREDISK + " 0")
+        self.mk("borig", self.length, "snapshot-origin", ORIGIN)
+        dmctl.suspend("borig")
+        try:
+            self.mk("bsnap0", self.length, "snapshot", "%s %s P %d" %
+                    (ORIGIN, cow, sectors(self.chunk)))
+        finally:
+            dmctl.resume("borig")
 
     def delete_oldest(self):
         i = self.snaps.pop(0)
@@ -551,7 +597,9 @@ class Bench:
         that holds many preserved chunks.  Two fills after one snapshot:
         first every other chunk of a separate span, one chunk per write
         (dm-snapshot cannot merge consecutive exceptions there), then the
-        whole volume with sequential 1 MiB writes (the many-chunk store)."""
+        whole volume with sequential 1 MiB writes (the many-chunk store).
+        The status line's count of data chunks in use must then be the
+        number of chunks written, and stay so after every activation."""
         vol = self.cfg["mem_bytes"][chunk // 1024]
         n_str = {4: 16384, 16: 8192, 64: 4096}.get(chunk // 1024, 1024)
         if vol < 256 * MiB:         # quick: a small span
@@ -565,11 +613,40 @@ class Bench:
         s = (Shadow if sysname == "shadow" else Snapshot)(self.cfg, chunk,
                                                            length)
         s.setup(store_len)
+        checks = []
+
+        def check(when):
+            p = s.preserved()
+            p["when"] = when
+            p["expected"] = nchunks
+            p["ok"] = (p["data_chunks"] == nchunks and
+                       p["live_snapshots"] == 1)
+            checks.append(p)
+            log("%s %d KiB %s: %d data chunks in use, %d expected, %d live "
+                "snapshot(s)%s" % (sysname, chunk // 1024, when,
+                                   p["data_chunks"], nchunks,
+                                   p["live_snapshots"],
+                                   "" if p["ok"] else ": MISMATCH"))
+            if not p["ok"]:
+                self.res.note("%s at %d KiB, memory figure, %s: the status "
+                              "shows %d preserved chunks and %d live "
+                              "snapshots, not %d and 1 (%s)" %
+                              (sysname, chunk // 1024, when,
+                               p["data_chunks"], p["live_snapshots"],
+                               nchunks, p["status"]))
+
+        act_ms = []
         try:
             s.snap()
             m1 = kmem()
+            log("%s %d KiB: scattered fill, %d chunks" %
+                (sysname, chunk // 1024, n_str))
+            t0 = time.monotonic()
             fio(s.dev, "write:%d" % chunk, chunk, vol, span, 16, 100000)
+            t_str = time.monotonic() - t0
             m_str = kmem()
+            log("%s %d KiB: sequential fill, %d MiB" %
+                (sysname, chunk // 1024, vol // MiB))
             t0 = time.monotonic()
             f = fio(s.dev, "write", MiB, 0, vol, 4, 100000)
             t_fill = time.monotonic() - t0
@@ -577,38 +654,40 @@ class Bench:
             slab = slabinfo(("dm_exception", "dm_snap_pending_exception",
                              "kcopyd_job"))
             held = s.used()
-            # deactivate, then time the activation of the full store
-            s.teardown()
-            s.devs = []
-            m3 = kmem()
-            t0 = time.monotonic()
-            if sysname == "shadow":
-                s.mk("bstore", store_len, "linear", STOREDISK + " 0")
-                s.mk("bvol", length, "shadow-origin", "%s %s 2 chunk_size %d"
-                     % (ORIGIN, s.store, sectors(chunk)))
-            else:
-                s.mk("bcow0", store_len, "linear", STOREDISK + " 0")
-                s.mk("borig", length, "snapshot-origin", ORIGIN)
-                dmctl.suspend("borig")
-                s.mk("bsnap0", length, "snapshot", "%s /dev/mapper/bcow0 P %d"
-                     % (ORIGIN, sectors(chunk)))
-                dmctl.resume("borig")
-            t_act = time.monotonic() - t0
-            m4 = kmem()
-            held_after = s.used() if sysname == "shadow" else \
-                s.cow_used(0)
+            check("after the fill")
+            # deactivate, then time the activation of the full store, as
+            # many times as act_reps says
+            m3 = m4 = held_after = None
+            for k in range(self.cfg.get("act_reps", 1)):
+                s.teardown()
+                s.devs = []
+                if k == 0:
+                    m3 = kmem()
+                t0 = time.monotonic()
+                s.activate(store_len)
+                act_ms.append((time.monotonic() - t0) * 1000)
+                log("%s %d KiB: activation %d: %.0f ms" %
+                    (sysname, chunk // 1024, k + 1, act_ms[-1]))
+                if k == 0:
+                    m4 = kmem()
+                    held_after = s.used() if sysname == "shadow" else \
+                        s.cow_used(0)
+                check("after activation %d" % (k + 1))
         finally:
             s.teardown()
         d_all = kdelta(m0, m2)
         d_str = kdelta(m1, m_str)
+        ok = all(c["ok"] for c in checks)
         self.point(sysname, chunk, "kmem_per_chunk_bytes",
                    d_all["kernel"] / nchunks, "B",
                    preserved_chunks=nchunks, store_bytes=store_len,
                    held_bytes=held, held_after_activation=held_after,
+                   status_checks=checks, status_ok=ok,
                    total=d_all, after_activation_and_snapshot=kdelta(m0, m1),
                    growth_scattered=d_str, scattered_chunks=n_str,
                    growth_sequential=kdelta(m_str, m2),
                    reactivated=kdelta(m3, m4), slab=slab,
+                   scattered_fill_s=round(t_str, 2),
                    fill_s=round(t_fill, 2),
                    fill_mibps=round(f["bw_bytes"] / MiB, 2),
                    fill_fio_ms=f["runtime_ms"])
@@ -621,10 +700,13 @@ class Bench:
                        preserved_chunks=n_str,
                        per_sequential_chunk=round(
                            kdelta(m_str, m2)["dm_exception"] /
-                           max(nchunks - n_str, 1), 3))
-        self.point(sysname, chunk, "activation_ms", t_act * 1000, "ms",
+                           max(nchunks - n_str, 1), 3),
+                       after_fill=m2["dm_exception"],
+                       after_activation=m4["dm_exception"])
+        self.point(sysname, chunk, "activation_ms", act_ms[0], "ms",
                    preserved_chunks=nchunks, store_bytes=store_len,
-                   reactivated=kdelta(m3, m4))
+                   all_ms=[round(t, 3) for t in act_ms],
+                   status_ok=ok, reactivated=kdelta(m3, m4))
 
     # ---------------------------------------------------------- group pause
     def group_pause(self, sysname):
