@@ -5,7 +5,7 @@ ratios (printed and written to results.txt), results.json (raw points,
 ratios and the MET / NOT MET verdict of every target) and a PNG plot
 (gnuplot, when installed).
 
-  report.py RAW.JSON OUTDIR [MORE-RAW.JSON...]
+  report.py RAW.JSON OUTDIR [MORE-RAW.JSON...] [--over RAW.JSON]...
 
 The group pause of 1 and 4 origins (figure group_pause_ms, from
 `tests/bench/run --only pause` or the pause phase of a full run) gets a
@@ -13,8 +13,13 @@ table of its own and decides the group pause target.
 
 Further raw files (a second guest run for the chunk sizes a first run did
 not reach, or an --only pause run) are merged in: their points and notes are added, and their
-meta is kept under "runs".  Ratios are only ever taken between points of
-one chunk size, which one run measures together."""
+meta is kept under "runs".  Where two runs measured the same figure, the
+first run's point is reported, except that the points of a raw file given
+with --over (a later, larger measurement of some figures, such as
+`tests/bench/run --only mem`) are reported in place of every other run's
+points of the same system, figure and chunk size; those stay in
+results.json, marked "superseded".  Ratios are only ever taken between
+points of one chunk size, which one run measures together."""
 
 import json
 import os
@@ -127,8 +132,13 @@ def build_tables(P):
                 ("dm_exception_per_scattered_chunk_bytes",
                  "dm_exception cache per scattered chunk", "B"),
                 ("activation_ms", "activation, store full of preserved chunks",
-                 "ms")):
+                 "ms"),
+                ("activation_again_ms",
+                 "activation again (median of the next)", "ms")):
             v = {s: P.get(s, fig, ck) for s in SYSTEMS[1:]}
+            if fig == "activation_again_ms":
+                v = {s: again(P.get(s, "activation_ms", ck))
+                     for s in SYSTEMS[1:]}
             if all(q is None for q in v.values()):
                 continue
             extra = ""
@@ -148,6 +158,15 @@ def build_tables(P):
                           fmt(ratio(v["shadow"] and v["shadow"]["value"],
                                     v["thin"] and v["thin"]["value"]))))
     return lines, ratios
+
+
+def again(q):
+    """The median of the activations after the first of an activation_ms
+    point, as a point of its own, or None."""
+    later = sorted((q or {}).get("all_ms", [])[1:])
+    if not later:
+        return None
+    return {"value": later[len(later) // 2], "activations": len(later)}
 
 
 def group_points(P, system, origins, freeze=None):
@@ -295,7 +314,7 @@ def plot(P, outdir):
     if not gp:
         print("bench: gnuplot not installed, no plot")
         return None
-    chunks = P.chunks()
+    chunks = [ck for ck in P.chunks() if P.snaps("first_write_iops", ck)]
     if not chunks:
         print("bench: no throughput figures, no plot")
         return None
@@ -381,22 +400,57 @@ def plot(P, outdir):
     return png
 
 
+def point_key(q):
+    return (q["system"], q["figure"], q["chunk_kib"])
+
+
+def parse_args(argv):
+    """RAW OUTDIR [MORE...] with --over FILE anywhere (repeatable)."""
+    pos, over = [], []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--over":
+            if i + 1 >= len(argv):
+                sys.exit("report.py: --over needs a raw.json")
+            over.append(argv[i + 1])
+            i += 2
+        else:
+            pos.append(argv[i])
+            i += 1
+    if len(pos) < 2:
+        sys.exit("usage: report.py RAW.JSON OUTDIR [MORE-RAW.JSON...] "
+                 "[--over RAW.JSON]...")
+    return pos[0], pos[1], pos[2:], over
+
+
 def main():
-    raw_path, outdir = sys.argv[1], sys.argv[2]
+    raw_path, outdir, more_paths, over_paths = parse_args(sys.argv[1:])
     with open(raw_path) as f:
         raw = json.load(f)
     raw["runs"] = [raw["meta"]]
     for q in raw["points"]:
         q.setdefault("run", 0)
-    for more in sys.argv[3:]:
+    over_points = []
+    for more in more_paths + over_paths:
         with open(more) as f:
             r2 = json.load(f)
         raw["runs"].append(r2["meta"])
         for q in r2["points"]:
             q["run"] = len(raw["runs"]) - 1
-        # a figure both runs measured is reported from the first
-        raw["points"] += r2["points"]
+        if more in over_paths:
+            over_points += r2["points"]
+        else:
+            # a figure both runs measured is reported from the first
+            raw["points"] += r2["points"]
         raw["notes"] += [n for n in r2["notes"] if n not in raw["notes"]]
+    if over_points:
+        # reported in place of the others: first in the list, and the
+        # points they replace marked
+        keys = {point_key(q) for q in over_points}
+        for q in raw["points"]:
+            if point_key(q) in keys:
+                q["superseded"] = True
+        raw["points"] = over_points + raw["points"]
     P = Points(raw)
     meta = raw["meta"]
     head = ["dm-shadow benchmark, %s run, %s" % (meta["mode"],
