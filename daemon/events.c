@@ -5,7 +5,10 @@
  *
  *   LOW_WATER, HIGH_WATER   the origin's thresholds are checked; at or
  *                           above the high one, snapshots are pruned
- *                           (prune.c) until use is below the low one
+ *                           (prune.c) until use is below the low one;
+ *                           on a member of a consistency group with a
+ *                           policy, by that policy and whole cuts at a
+ *                           time (group.c)
  *   SNAP_DROP, SNAP_INVALID FSRVP copies whose snapshot went are
  *                           unexposed and marked gone (persisted)
  *   STORE_FAIL              logged at error level
@@ -29,6 +32,7 @@
 #include <json-c/json.h>
 
 #include "fsrvp.h"
+#include "group.h"
 #include "prune.h"
 #include "retention.h"
 #include "retain.h"
@@ -483,6 +487,8 @@ static void prune_origin(struct shadowd_backend *b, struct shadow_dev d,
 {
 	const struct shadowd_policy *sp = shadowd_policy_find(b, d.major,
 							       d.minor);
+	const struct shadow_ret_policy *p;
+	char group[SHADOWD_GROUP_NAMELEN], what[SHADOWD_GROUP_NAMELEN + 16];
 	struct shadowd_prune_ops ops = {
 		.origin_get = op_origin_get,
 		.snap_list = op_snap_list,
@@ -494,12 +500,21 @@ static void prune_origin(struct shadowd_backend *b, struct shadow_dev d,
 	};
 	struct shadowd_prune_result r;
 
-	if (shadowd_prune(&ops, d, sp ? sp->p : NULL, &r) || !r.triggered)
+	/* a member of a group with a policy: whole cuts, by its policy */
+	snprintf(what, sizeof(what), "%s", sp ? "policy" : "no policy");
+	p = shadowd_group_policy(b, d, group, sizeof(group));
+	if (p) {
+		ops.cut_members = shadowd_group_cut_members;
+		snprintf(what, sizeof(what), "policy of group %s", group);
+	} else {
+		p = sp ? sp->p : NULL;
+	}
+	if (shadowd_prune(&ops, d, p, &r) || !r.triggered)
 		return;
 	if (r.reached)
 		log_info("prune %u:%u (%s, %s): %zu snapshot(s) deleted, store "
 			 "%llu -> %llu of %llu chunks, under %u%%", d.major,
-			 d.minor, why, sp ? "policy" : "no policy", r.deleted,
+			 d.minor, why, what, r.deleted,
 			 (unsigned long long)r.used_before,
 			 (unsigned long long)r.used_after,
 			 (unsigned long long)r.total, r.low);
@@ -507,7 +522,7 @@ static void prune_origin(struct shadowd_backend *b, struct shadow_dev d,
 		log_warn("prune %u:%u (%s, %s): %zu snapshot(s) deleted, store "
 			 "still %llu of %llu chunks, not under %u%%: nothing "
 			 "more may be deleted (FSRVP sets hold the rest)",
-			 d.major, d.minor, why, sp ? "policy" : "no policy",
+			 d.major, d.minor, why, what,
 			 r.deleted, (unsigned long long)r.used_after,
 			 (unsigned long long)r.total, r.low);
 }

@@ -7,7 +7,9 @@
  *                    rule, min-age and max-count, not only space); unless
  *                    dry_run, those to remove are deleted, oldest first.
  *                    Pinned snapshots and those of FSRVP sets are kept
- *                    with reason "pinned".
+ *                    with reason "pinned".  A member of a consistency
+ *                    group with a policy is refused ("in_group"): its
+ *                    cuts go whole, with prune {group} (group.c).
  *   snapshot.pin     {volume, id}: the snapshot is never pruned, by this
  *   snapshot.unpin   request or by space pressure (events.c).
  *
@@ -28,6 +30,7 @@
 
 #include <json-c/json.h>
 
+#include "group.h"
 #include "proto.h"
 #include "retain.h"
 #include "retention.h"
@@ -281,6 +284,7 @@ static json_object *do_prune(struct shadowd_backend *b, unsigned int uid,
 	struct shadow_ret_snap *rs = NULL;
 	struct shadow_snap *v = NULL;
 	char vol[SHADOW_NL_NAMELEN], text[1024], rtext[512];
+	char group[SHADOWD_GROUP_NAMELEN];
 	size_t n = 0, i, nkept = 0, nremoved = 0, nfailed = 0;
 	bool dry_run = false;
 	json_object *o, *a;
@@ -298,6 +302,11 @@ static json_object *do_prune(struct shadowd_backend *b, unsigned int uid,
 		return err.code == -EINVAL ? BAD_ARG("volume") :
 			not_found_or_nl(&err);
 	volume_key(d, vol, sizeof(vol));
+	/* its snapshots in cuts go whole, with the group's policy */
+	if (shadowd_group_policy(b, d, group, sizeof(group)))
+		return reply_err("in_group", "%s is in consistency group %s, "
+				 "which has a retention policy: prune @%s",
+				 vol, group, group);
 	sp = shadowd_policy_find(b, d.major, d.minor);
 	if (!sp)
 		return reply_err("no_policy", "%s has no retention policy", vol);

@@ -36,6 +36,7 @@
 #include "fsrvp.h"
 #include "retention.h"
 #include "shadow-nl.h"
+#include "group.h"
 #include "proto.h"
 #include "retain.h"
 #include "shadowd.h"
@@ -422,6 +423,8 @@ static json_object *do_snapshot(struct shadowd_server *srv, struct peer *p,
 		if (shadow_nl_snap_create(nl, devs, n, flags, timeout, label,
 					  out, &pause, &err))
 			return reply_nl(&err);
+		/* all the members of a group at once: a cut of the group */
+		shadowd_group_record(srv->be, out, n);
 		a = json_object_new_array();
 		for (i = 0; i < n; i++) {
 			json_object *x = json_object_new_object();
@@ -475,6 +478,7 @@ static json_object *do_policy(struct shadowd_server *srv, struct peer *p,
 			a = json_object_new_array();
 			for (i = 0; i < b->npol; i++)
 				json_object_array_add(a, policy_json(&b->pol[i]));
+			shadowd_group_policies_json(b, a);
 			json_object_object_add(o, "policies", a);
 			return o;
 		}
@@ -532,6 +536,9 @@ static json_object *dispatch(struct shadowd_server *srv, struct peer *p,
 	op = arg_str(req, "op");
 	if (!op) {
 		reply = BAD_ARG("op");
+	} else if (shadowd_group_wants(op, req)) {
+		reply = shadowd_group_request(srv->be, p->classes,
+					      p->cred.uid, op, req);
 	} else if (!strncmp(op, "fsrvp.", 6)) {
 		reply = do_fsrvp(srv, p, op + 6, req);
 	} else if (!strcmp(op, "prune") || !strcmp(op, "snapshot.pin") ||
