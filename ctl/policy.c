@@ -105,10 +105,12 @@ static int policy_set(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		if (c != 'h')
 			return EXIT_USAGE;
-		printf("Usage: shadowctl policy set VOLUME 'SETTING=VALUE ...'\n\n"
+		printf("Usage: shadowctl policy set VOLUME|@GROUP 'SETTING=VALUE ...'\n\n"
 		       "Set the retention policy of VOLUME (a dm name, a path or\n"
-		       "MAJ:MIN) in shadowd; it replaces the previous one and is kept\n"
-		       "in shadowd's state directory.  Settings (Documentation/\n"
+		       "MAJ:MIN) or of the consistency group GROUP (group set) in\n"
+		       "shadowd; it replaces the previous one and is kept in\n"
+		       "shadowd's state directory.  A group's policy judges whole\n"
+		       "cuts (shadowctl(8), CONSISTENCY GROUPS).  Settings (Documentation/\n"
 		       "retention.rst): keep-last, keep-hourly, keep-daily,\n"
 		       "keep-weekly, keep-monthly, keep-yearly (N or unlimited),\n"
 		       "keep-within, keep-within-<period>, min-age (durations:\n"
@@ -143,13 +145,19 @@ static int policy_set(int argc, char **argv)
 		free(text);
 		return EXIT_USAGE;
 	}
-	if (ctl_origin_syntax(cmd, argv[optind])) {
+	if (ctl_group_name(argv[optind]) ?
+	    ctl_group_syntax(cmd, ctl_group_name(argv[optind])) :
+	    ctl_origin_syntax(cmd, argv[optind])) {
 		free(text);
 		return EXIT_USAGE;
 	}
 	req = ctl_sd_request("policy.set");
-	json_object_object_add(req, "volume",
-			       json_object_new_string(argv[optind]));
+	if (ctl_group_name(argv[optind]))
+		json_object_object_add(req, "group", json_object_new_string(
+				       ctl_group_name(argv[optind])));
+	else
+		json_object_object_add(req, "volume",
+				       json_object_new_string(argv[optind]));
 	json_object_object_add(req, "policy", json_object_new_string(
 			       text[strspn(text, " \t\n")] ? text : ""));
 	free(text);
@@ -219,10 +227,11 @@ static int policy_show(int argc, char **argv)
 			continue;
 		if (c != 'h')
 			return EXIT_USAGE;
-		printf("Usage: shadowctl policy show [--json] [-H] [-r] [-o COLS] [VOLUME]\n\n"
-		       "Show the retention policy of VOLUME as \"key=value\" lines, or\n"
-		       "with no VOLUME every policy shadowd has, one line each:\n"
-		       "VOLUME, SOURCE (config: shadowd.conf, state: policy set),\n"
+		printf("Usage: shadowctl policy show [--json] [-H] [-r] [-o COLS] [VOLUME|@GROUP]\n\n"
+		       "Show the retention policy of VOLUME or GROUP as \"key=value\"\n"
+		       "lines, or with no argument every policy shadowd has, one line\n"
+		       "each: VOLUME (@GROUP for a group's), SOURCE (config:\n"
+		       "shadowd.conf, state: policy set),\n"
 		       "HIGH and LOW (store-high/store-low percent, 0 when off),\n"
 		       "POLICY.  A volume without a policy prints nothing (exit 0);\n"
 		       "--json gives {\"policy\": null}.\n\n"
@@ -236,10 +245,15 @@ static int policy_show(int argc, char **argv)
 	}
 	if (ctl_cols_check(cmd, policy_cols, NR_PCOLS, t.cols))
 		return EXIT_USAGE;
-	if (optind < argc && ctl_origin_syntax(cmd, argv[optind]))
+	if (optind < argc && (ctl_group_name(argv[optind]) ?
+	    ctl_group_syntax(cmd, ctl_group_name(argv[optind])) :
+	    ctl_origin_syntax(cmd, argv[optind])))
 		return EXIT_USAGE;
 	req = ctl_sd_request("policy.show");
-	if (optind < argc)
+	if (optind < argc && ctl_group_name(argv[optind]))
+		json_object_object_add(req, "group", json_object_new_string(
+				       ctl_group_name(argv[optind])));
+	else if (optind < argc)
 		json_object_object_add(req, "volume",
 				       json_object_new_string(argv[optind]));
 	ret = ctl_sd_call(cmd, req, &reply);
@@ -335,6 +349,70 @@ static int prune_line(struct libscols_table *tb, struct json_object *x,
 	return 0;
 }
 
+/* A group's prune: one line per cut (or snapshot in no cut). */
+enum { GR_CUT, GR_CREATED, GR_ACTION, GR_REASONS, GR_MEMBERS, GR_RESULT,
+       NR_GRCOLS };
+
+static const struct ctl_col gprune_cols[NR_GRCOLS] = {
+	[GR_CUT] = { "CUT", 4, SCOLS_FL_RIGHT, SCOLS_JSON_STRING },
+	[GR_CREATED] = { "CREATED", 25, 0, SCOLS_JSON_STRING },
+	[GR_ACTION] = { "ACTION", 6, 0, SCOLS_JSON_STRING },
+	[GR_REASONS] = { "REASONS", 0.4, 0, SCOLS_JSON_STRING },
+	[GR_MEMBERS] = { "MEMBERS", 0.3, 0, SCOLS_JSON_STRING },
+	[GR_RESULT] = { "RESULT", 0.1, 0, SCOLS_JSON_STRING },
+};
+
+static int gprune_line(struct libscols_table *tb, struct json_object *x,
+		       bool dry_run)
+{
+	struct libscols_line *ln = scols_table_new_line(tb, NULL);
+	char cut[24], created[40], members[4096] = "";
+	const char *result = NULL;
+	struct json_object *a, *v;
+	size_t i, len = 0, ndel = 0, nm = 0;
+
+	if (!ln)
+		return -ENOMEM;
+	if (json_object_object_get_ex(x, "cut", &v) && v)
+		snprintf(cut, sizeof(cut), "%lld",
+			 (long long)json_object_get_int64(v));
+	else
+		snprintf(cut, sizeof(cut), "-");
+	ctl_time(rint64(x, "created"), created, sizeof(created));
+	if (json_object_object_get_ex(x, "members", &a) &&
+	    json_object_is_type(a, json_type_array)) {
+		nm = json_object_array_length(a);
+		for (i = 0; i < nm; i++) {
+			struct json_object *m = json_object_array_get_idx(a, i);
+
+			len += (size_t)snprintf(members + len,
+					len < sizeof(members) ?
+					sizeof(members) - len : 0, "%s%s/%lld",
+					i ? " " : "",
+					ctl_json_str(m, "volume") ?: "?",
+					(long long)rint64(m, "id"));
+			if (dry_run ||
+			    !json_object_object_get_ex(m, "deleted", &v))
+				continue;
+			if (json_object_get_boolean(v))
+				ndel++;
+			else if (!result)
+				result = ctl_json_str(m, "error") ?: "failed";
+		}
+	}
+	if (!result && !dry_run && nm && ndel == nm)
+		result = "deleted";
+	if (scols_line_set_data(ln, GR_CUT, cut) ||
+	    scols_line_set_data(ln, GR_CREATED, created) ||
+	    scols_line_set_data(ln, GR_ACTION, ctl_json_str(x, "action")) ||
+	    scols_line_set_data(ln, GR_REASONS,
+				ctl_json_str(x, "reason_text")) ||
+	    scols_line_set_data(ln, GR_MEMBERS, members) ||
+	    (result && scols_line_set_data(ln, GR_RESULT, result)))
+		return -ENOMEM;
+	return 0;
+}
+
 int cmd_prune(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -345,7 +423,9 @@ int cmd_prune(int argc, char **argv)
 	};
 	static const char *const keys[] = { "volume", "dry_run", "policy",
 		"kept", "removed", "failed", "snapshots", NULL };
-	const char *cmd = "prune";
+	static const char *const gkeys[] = { "group", "volumes", "dry_run",
+		"policy", "kept", "removed", "failed", "cuts", NULL };
+	const char *cmd = "prune", *group;
 	struct json_object *req, *reply = NULL, *a;
 	struct libscols_table *tb;
 	struct tab_opts t = { 0 };
@@ -363,7 +443,7 @@ int cmd_prune(int argc, char **argv)
 			continue;
 		if (c != 'h')
 			return EXIT_USAGE;
-		printf("Usage: shadowctl prune [--dry-run] [--json] [-H] [-r] [-o COLS] VOLUME\n\n"
+		printf("Usage: shadowctl prune [--dry-run] [--json] [-H] [-r] [-o COLS] VOLUME|@GROUP\n\n"
 		       "Apply the retention policy of VOLUME (policy set) to its live\n"
 		       "snapshots: every keep rule, min-age and max-count.  Prints\n"
 		       "one line per snapshot, oldest first: ID, CREATED, ACTION (keep,\n"
@@ -379,20 +459,38 @@ int cmd_prune(int argc, char **argv)
 		       "\"failed\", \"snapshots\": [{\"id\", \"created\" (Unix seconds),\n"
 		       "\"ctime_ns\", \"label\", \"action\", \"reasons\": [...], \"reason_text\",\n"
 		       "\"deleted\", \"error\"}]}.\n\n"
+		       "With @GROUP, the group's policy judges whole cuts (one line\n"
+		       "each: CUT, CREATED, ACTION, REASONS, MEMBERS as VOLUME/ID,\n"
+		       "RESULT); a cut goes whole.  Snapshots in no cut are judged by\n"
+		       "their volume's own policy, or kept (CUT \"-\").  --json prints\n"
+		       "{\"group\", \"volumes\", \"dry_run\", \"policy\", \"kept\", \"removed\",\n"
+		       "\"failed\" (snapshots), \"cuts\": [{\"cut\" (null: in no cut),\n"
+		       "\"created\", \"ctime_ns\", \"action\", \"judged_by\" (group, volume,\n"
+		       "none), \"reasons\", \"reason_text\", \"members\": [{\"volume\", \"id\",\n"
+		       "\"ctime_ns\", \"label\", \"deleted\", \"error\"}]}]}.  A member of a\n"
+		       "group with a policy is pruned with its group only.\n\n"
 		       "Exit status: 0 ok, 1 a deletion failed or no policy, 2 usage,\n"
-		       "3 shadowd unreachable, 4 not authorised, 5 no such volume.\n");
+		       "3 shadowd unreachable, 4 not authorised, 5 no such volume or\n"
+		       "group.\n");
 		return 0;
 	}
 	if (argc - optind != 1) {
 		ctl_err("%s: expected one VOLUME", cmd);
 		return EXIT_USAGE;
 	}
-	if (ctl_cols_check(cmd, prune_cols, NR_RCOLS, t.cols) ||
-	    ctl_origin_syntax(cmd, argv[optind]))
+	group = ctl_group_name(argv[optind]);
+	if (group ? ctl_cols_check(cmd, gprune_cols, NR_GRCOLS, t.cols) ||
+		    ctl_group_syntax(cmd, group) :
+		    ctl_cols_check(cmd, prune_cols, NR_RCOLS, t.cols) ||
+		    ctl_origin_syntax(cmd, argv[optind]))
 		return EXIT_USAGE;
 	req = ctl_sd_request("prune");
-	json_object_object_add(req, "volume",
-			       json_object_new_string(argv[optind]));
+	if (group)
+		json_object_object_add(req, "group",
+				       json_object_new_string(group));
+	else
+		json_object_object_add(req, "volume",
+				       json_object_new_string(argv[optind]));
 	json_object_object_add(req, "dry_run",
 			       json_object_new_boolean(dry_run));
 	ret = ctl_sd_call(cmd, req, &reply);
@@ -404,10 +502,33 @@ int cmd_prune(int argc, char **argv)
 		ret = EXIT_FAILURE;
 	}
 	if (t.out.json) {
-		int r = print_fields(reply, keys);
+		int r = print_fields(reply, group ? gkeys : keys);
 
 		ret = ret ? ret : r;
 		goto out;
+	}
+	if (group) {
+		tb = ctl_new_table("cuts", gprune_cols, NR_GRCOLS, &t.out);
+		if (!tb) {
+			ctl_err("%s: out of memory", cmd);
+			ret = EXIT_FAILURE;
+			goto out;
+		}
+		if (dry_run && !t.cols) {
+			struct libscols_column *cl =
+				scols_table_get_column(tb, GR_RESULT);
+
+			scols_column_set_flags(cl, scols_column_get_flags(cl) |
+					       SCOLS_FL_HIDDEN);
+		}
+		if (json_object_object_get_ex(reply, "cuts", &a) &&
+		    json_object_is_type(a, json_type_array))
+			for (i = 0; i < json_object_array_length(a) && !oom;
+			     i++)
+				oom = gprune_line(tb,
+					json_object_array_get_idx(a, i),
+					dry_run);
+		goto print;
 	}
 	tb = ctl_new_table("snapshots", prune_cols, NR_RCOLS, &t.out);
 	if (!tb) {
@@ -428,6 +549,7 @@ int cmd_prune(int argc, char **argv)
 		for (i = 0; i < json_object_array_length(a) && !oom; i++)
 			oom = prune_line(tb, json_object_array_get_idx(a, i),
 					 dry_run);
+print:
 	if (oom) {
 		ctl_err("%s: out of memory", cmd);
 		ret = EXIT_FAILURE;

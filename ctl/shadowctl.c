@@ -121,9 +121,10 @@ static const struct ctl_command commands[] = {
 	{ "status", cmd_status, "one screen: every origin, its use and problems" },
 	{ "set", cmd_set, "FSRVP shadow copy sets, one operation at a time" },
 	{ "policy", cmd_policy, "show and set retention policies" },
-	{ "prune", cmd_prune, "apply a volume's retention policy" },
+	{ "prune", cmd_prune, "apply the retention policy of a volume or group" },
 	{ "simulate", cmd_simulate, "run a policy over a synthetic schedule" },
 	{ "volume", cmd_volume, "declare, activate, deactivate volumes (shadowd)" },
+	{ "group", cmd_group, "consistency groups: set, list, remove (shadowd)" },
 };
 
 static void usage(FILE *f)

@@ -34,6 +34,7 @@ int cmd_prune(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
+int cmd_group(int argc, char **argv);
 
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -92,6 +93,13 @@ int ctl_subcommand(const char *group, const struct ctl_command *tab, size_t n,
  */
 int ctl_write_file(const char *cmd, const char *path, unsigned int mode,
 		   int (*fill)(FILE *f, void *arg), void *arg);
+
+/* ctl/group.c: consistency groups, "@NAME" on the command line */
+
+/* The group name of a "@NAME" argument, NULL when it is not one. */
+const char *ctl_group_name(const char *spec);
+/* A group name's form; 0, or EXIT_USAGE after printing why. */
+int ctl_group_syntax(const char *cmd, const char *name);
 
 /* ctl/sd.c: requests to shadowd's control socket */
 

@@ -23,17 +23,23 @@
 
 static int snap_pin_call(const char *cmd, const char *volume, uint32_t id,
 			 bool pin);
+static int group_create(const char *cmd, const char *group, uint32_t flags,
+			uint32_t timeout, const char *label, int pin, int json,
+			int verbose);
 
 /* ------------------------------------------------------------- create */
 
 static void create_help(void)
 {
 	printf("Usage: shadowctl snapshot create [--freeze] [--timeout MS] [--label LABEL]\n"
-	       "                                 [--pin] [--json] [--verbose] ORIGIN...\n\n"
+	       "                                 [--pin] [--json] [--verbose] ORIGIN...|@GROUP\n\n"
 	       "Cut one snapshot of each ORIGIN at one instant (a consistency\n"
 	       "group of up to %d origins).  Prints one line per origin:\n"
 	       "\"<origin name> <snapshot id>\".  On any failure nothing is kept.\n"
-	       "ORIGIN is a device-mapper name, a device path or MAJ:MIN.\n\n"
+	       "ORIGIN is a device-mapper name, a device path or MAJ:MIN.\n"
+	       "@GROUP (group set) cuts every member of the group through\n"
+	       "shadowd, which records the cut for the group's retention\n"
+	       "policy (exit 5: no such group).\n\n"
 	       "Options:\n"
 	       "  -f, --freeze         freeze the filesystems on the origins around the cut\n"
 	       "  -t, --timeout MS     time bound of freeze and cut (1 to %d, default %d)\n"
@@ -115,6 +121,21 @@ static int snap_create(int argc, char **argv)
 		ctl_err("%s: expected one or more ORIGIN", cmd);
 		return EXIT_USAGE;
 	}
+	for (i = 0; i < n; i++) {
+		const char *g = ctl_group_name(argv[optind + (int)i]);
+
+		if (!g)
+			continue;
+		if (n > 1) {
+			ctl_err("%s: a @GROUP is cut alone, without other "
+				"origins", cmd);
+			return EXIT_USAGE;
+		}
+		if (ctl_group_syntax(cmd, g))
+			return EXIT_USAGE;
+		return group_create(cmd, g, flags, timeout, label, pin, json,
+				    verbose);
+	}
 	if (n > SHADOW_NL_GROUP_MAX) {
 		ctl_err("%s: at most %d origins in one group", cmd,
 			SHADOW_NL_GROUP_MAX);
@@ -183,6 +204,100 @@ done:
 	shadow_nl_close(nl);
 	free(devs);
 	free(out);
+	return ret;
+}
+
+/* snapshot create @GROUP: snapshot.create {group} in shadowd. */
+static int group_create(const char *cmd, const char *group, uint32_t flags,
+			uint32_t timeout, const char *label, int pin, int json,
+			int verbose)
+{
+	struct json_object *req, *reply = NULL, *a, *v;
+	uint64_t pause_us = 0;
+	char pbuf[16];
+	size_t i, n = 0;
+	int ret;
+
+	req = ctl_sd_request("snapshot.create");
+	json_object_object_add(req, "group", json_object_new_string(group));
+	json_object_object_add(req, "freeze", json_object_new_boolean(
+			       (flags & SHADOW_F_FREEZE) != 0));
+	if (timeout)
+		json_object_object_add(req, "timeout_ms",
+				       json_object_new_int64(timeout));
+	if (label)
+		json_object_object_add(req, "label",
+				       json_object_new_string(label));
+	ret = ctl_sd_call(cmd, req, &reply);
+	if (ret)
+		goto out;
+	if (json_object_object_get_ex(reply, "pause_us", &v))
+		pause_us = (uint64_t)json_object_get_int64(v);
+	if (!json_object_object_get_ex(reply, "snapshots", &a) ||
+	    !json_object_is_type(a, json_type_array)) {
+		ctl_err("%s: shadowd's reply has no snapshots", cmd);
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	n = json_object_array_length(a);
+	if (json) {
+		struct json_object *o = json_object_new_object();
+		struct json_object *arr = json_object_new_array();
+
+		for (i = 0; i < n; i++) {
+			struct json_object *x = json_object_array_get_idx(a, i);
+			struct json_object *y = json_object_new_object();
+
+			json_object_object_add(y, "origin", json_object_new_string(
+				ctl_json_str(x, "name") ?: ""));
+			json_object_object_add(y, "dev", json_object_new_string(
+				ctl_json_str(x, "volume") ?: ""));
+			if (json_object_object_get_ex(x, "id", &v))
+				json_object_object_add(y, "id",
+						       json_object_get(v));
+			json_object_array_add(arr, y);
+		}
+		json_object_object_add(o, "snapshots", arr);
+		json_object_object_add(o, "pause_us",
+				       json_object_new_int64((int64_t)pause_us));
+		json_object_object_add(o, "group", json_object_new_string(group));
+		json_object_object_add(o, "cut",
+			json_object_object_get_ex(reply, "cut", &v) && v ?
+			json_object_get(v) : NULL);
+		ret = ctl_json_print(o);
+	} else {
+		for (i = 0; i < n; i++) {
+			struct json_object *x = json_object_array_get_idx(a, i);
+
+			printf("%s %lld\n", ctl_json_str(x, "name") ?:
+			       ctl_json_str(x, "volume") ?: "?",
+			       json_object_object_get_ex(x, "id", &v) ?
+			       (long long)json_object_get_int64(v) : 0LL);
+		}
+	}
+	if (verbose)
+		fprintf(stderr, "pause: %llu us (%s)\n",
+			(unsigned long long)pause_us,
+			shadow_format_pause(pause_us, pbuf, sizeof(pbuf)));
+	if (!json_object_object_get_ex(reply, "cut", &v) || !v) {
+		ctl_err("%s: the cut of @%s was made but shadowd could not "
+			"record it (see its log)", cmd, group);
+		ret = EXIT_FAILURE;
+	}
+	/* the snapshots are made and reported; a pin that fails is exit 1 */
+	for (i = 0; pin && i < n; i++) {
+		struct json_object *x = json_object_array_get_idx(a, i);
+		const char *dev = ctl_json_str(x, "volume") ?: "?";
+		uint32_t id = json_object_object_get_ex(x, "id", &v) ?
+			(uint32_t)json_object_get_int64(v) : 0;
+		char what[96];
+
+		snprintf(what, sizeof(what), "%s: pin %s/%u", cmd, dev, id);
+		if (snap_pin_call(what, dev, id, true))
+			ret = EXIT_FAILURE;
+	}
+out:
+	json_object_put(reply);
 	return ret;
 }
 
