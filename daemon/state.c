@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -52,6 +53,16 @@ static json_object *guid_json(const uuid_t id)
 	return json_object_new_string(s);
 }
 
+/* The dm name of volume "MAJ:MIN"; -1 when it has none. */
+static int volume_name(const char *volume, char *buf, size_t len)
+{
+	struct shadow_dev d;
+
+	if (shadow_spec_classify(volume, &d) != SHADOW_SPEC_DEVNO)
+		return -1;
+	return shadow_dm_name(d, buf, len) ? -1 : 0;
+}
+
 static json_object *sets_json(const struct shadowd_backend *b,
 			      const struct fsrvp *f)
 {
@@ -65,6 +76,7 @@ static json_object *sets_json(const struct shadowd_backend *b,
 		const struct fsrvp_set *s = fsrvp_set_at(f, i);
 		json_object *o = json_object_new_object();
 		json_object *cs = json_object_new_array();
+		char name[SHADOW_NL_NAMELEN];
 
 		json_object_object_add(o, "id", guid_json(s->id));
 		json_object_object_add(o, "client_id", guid_json(s->client_id));
@@ -79,6 +91,9 @@ static json_object *sets_json(const struct shadowd_backend *b,
 			json_object_object_add(x, "id", guid_json(c->id));
 			json_object_object_add(x, "volume",
 					       json_object_new_string(c->volume));
+			if (!volume_name(c->volume, name, sizeof(name)))
+				json_object_object_add(x, "volume_name",
+					json_object_new_string(name));
 			json_object_object_add(x, "ctime_ns",
 					       json_object_new_int64(c->ctime_ns));
 			json_object_object_add(x, "share",
@@ -232,6 +247,38 @@ static bool jbool(json_object *o, const char *k)
 	return json_object_object_get_ex(o, k, &v) && json_object_get_boolean(v);
 }
 
+/*
+ * The volume of a saved copy as it is now.  Device numbers are not stable
+ * across reboots, so the dm name saved beside the number ("volume_name")
+ * decides: the copy follows its volume to its new number, and when no
+ * device has that name any more the volume is "" (not an origin: the
+ * copy is gone), never the old number, which may now be another volume's.
+ * A state file without names (older shadowd) keeps the number.
+ */
+static int volume_now(json_object *x, const char *saved, char *buf,
+		      size_t len)
+{
+	const char *name = jstr(x, "volume_name");
+	dev_t dev;
+
+	if (!name) {
+		snprintf(buf, len, "%s", saved);
+		return 0;
+	}
+	if (!*name || strlen(name) >= SHADOW_NL_NAMELEN)
+		return -1;
+	if (!dm_exists(name, &dev)) {
+		log_warn("state: volume %s (was %s) is not active", name, saved);
+		buf[0] = '\0';
+		return 0;
+	}
+	snprintf(buf, len, "%u:%u", major(dev), minor(dev));
+	if (strcmp(buf, saved))
+		log_info("state: volume %s is %s now (was %s)", name, buf,
+			 saved);
+	return 0;
+}
+
 static int copy_from_json(json_object *x, struct fsrvp_copy *c)
 {
 	if (jbool(x, "gone")) {
@@ -254,7 +301,8 @@ static int copy_from_json(json_object *x, struct fsrvp_copy *c)
 	    (en && strlen(en) >= sizeof(c->exposed_name)) ||
 	    id < 0 || id > UINT32_MAX)
 		return -1;
-	snprintf(c->volume, sizeof(c->volume), "%s", vol);
+	if (volume_now(x, vol, c->volume, sizeof(c->volume)))
+		return -1;
 	snprintf(c->share, sizeof(c->share), "%s", share);
 	snprintf(c->exposed_name, sizeof(c->exposed_name), "%s", en ? en : "");
 	c->ctime_ns = jint(x, "ctime_ns");
@@ -283,8 +331,10 @@ static int snaps_of(struct shadowd_backend *b, const char *volume,
 	return 0;
 }
 
+/* Snapshot @id of @volume is there, valid, and the one the set made
+ * (its label): an id reused by another snapshot does not count. */
 static bool snap_exists(struct shadowd_backend *b, const char *volume,
-			uint32_t id)
+			uint32_t id, const char *label)
 {
 	struct shadow_snap *v;
 	size_t n, i;
@@ -293,7 +343,8 @@ static bool snap_exists(struct shadowd_backend *b, const char *volume,
 	if (!id || snaps_of(b, volume, &v, &n))
 		return false;
 	for (i = 0; i < n; i++)
-		if (v[i].id == id && !v[i].invalid)
+		if (v[i].id == id && !v[i].invalid &&
+		    !strcmp(v[i].label, label))
 			found = true;
 	free(v);
 	return found;
@@ -329,9 +380,7 @@ static void abort_set(struct shadowd_backend *b, struct fsrvp_set *s)
 		if (snaps_of(b, s->copies[i].volume, &v, &n))
 			continue;
 		for (j = 0; j < n; j++)
-			if (!strcmp(v[j].label, label) ||
-			    (s->copies[i].snap_id &&
-			     v[j].id == s->copies[i].snap_id))
+			if (!strcmp(v[j].label, label))
 				delete_snap(b, s->copies[i].volume, v[j].id);
 		free(v);
 	}
@@ -341,7 +390,7 @@ static void abort_set(struct shadowd_backend *b, struct fsrvp_set *s)
 
 int shadowd_state_load(struct shadowd_backend *b)
 {
-	char path[PATH_MAX + 64], guid[UUID_STR_LEN];
+	char path[PATH_MAX + 64], guid[UUID_STR_LEN], label[32];
 	json_object *root, *sets, *o, *cs;
 	size_t i, j, k, kept = 0, dropped = 0;
 	int r = 0;
@@ -387,6 +436,7 @@ int shadowd_state_load(struct shadowd_backend *b)
 					    &s.copies[s.n]))
 				s.n++;
 		uuid_unparse_lower(s.id, guid);
+		snprintf(label, sizeof(label), "fsrvp-%.8s", guid);
 
 		if (s.status < FSRVP_COMMITTED) {
 			abort_set(b, &s);
@@ -396,7 +446,8 @@ int shadowd_state_load(struct shadowd_backend *b)
 		}
 		for (j = 0, k = 0; j < s.n; j++) {
 			struct fsrvp_copy *c = &s.copies[j];
-			bool keep = snap_exists(b, c->volume, c->snap_id);
+			bool keep = snap_exists(b, c->volume, c->snap_id,
+						label);
 
 			if (!keep) {
 				log_warn("state: set %s: snapshot %u of %s is "
