@@ -164,10 +164,12 @@ install-user: user
 # /etc/dm-shadow/shadowd.conf is left alone).
 UNITDIR     ?= /lib/systemd/system
 SYSCONFDIR  ?= /etc
+LIBEXECDIR  ?= $(PREFIX)/libexec/dm-shadow
 install-user: install-daemon
 install-daemon: $(B)/shadowd
 	install -D -m 0755 $(B)/shadowd $(DESTDIR)$(SBINDIR)/shadowd
 	install -D -m 0644 daemon/shadowd.service $(DESTDIR)$(UNITDIR)/shadowd.service
+	install -D -m 0755 contrib/samba/shadowd-samba-share $(DESTDIR)$(LIBEXECDIR)/shadowd-samba-share
 	for u in contrib/systemd/*.service contrib/systemd/*.timer; do \
 		install -D -m 0644 "$$u" $(DESTDIR)$(UNITDIR)/$$(basename "$$u"); \
 	done

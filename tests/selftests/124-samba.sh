@@ -18,6 +18,10 @@
 #     schedule would) is a previous version too, and leaves the list when
 #     it is deleted through shadowd;
 #   - fss_create_expose rw, then fss_recovery_complete and fss_delete;
+#   - shadowd's own FSRVP set (shadowctl set), published by the hook
+#     contrib/samba/shadowd-samba-share as the registry share
+#     fsrvp_share@{COPY}: smbclient reads the commit's content through
+#     it, and it goes with delete-mapping;
 #   - smbtorture rpc.fsrvp, fss:sequence timeout=1: all ten tests pass;
 #   - nothing is left frozen, no shadow device or mount outlives its
 #     snapshot.
@@ -95,6 +99,8 @@ mount_dir = $RUN/mnt
 log_level = debug
 sequence_timeout = 0
 previous_versions = vol_x
+share.fsrvp_share = $LIVE
+expose_command = $SHADOW_TOP/contrib/samba/shadowd-samba-share
 EOF
 "$SHADOWD" --foreground --config "$W/shadowd.conf" >>"$W/shadowd.log" 2>&1 &
 DPID=$!
@@ -294,6 +300,46 @@ check "fss_recovery_complete (rw)" [ $rc = 0 ]; diag "$(tr '\n' ' ' <<<"$out")"
 out=$(rpc fss_delete fsrvp_share "$set_id" "$copy_id"); rc=$?
 check "fss_delete (rw)" [ $rc = 0 ]; diag "$(tr '\n' ' ' <<<"$out")"
 check "no @GMT mount is left" [ -z "$(gmt_dirs)" ]
+
+# ------------------- shadowd's own set, published by the Samba hook
+# (contrib/samba/shadowd-samba-share as expose_command): the copy becomes
+# the registry share fsrvp_share@{COPY}, read-only, until it is deleted.
+SET="$SHADOWCTL --socket $SOCK set"
+printf 'hook old\n' >"$LIVE/f3"
+sync
+$SET context backup >/dev/null
+sid=$($SET start)
+cid=$($SET add "$sid" '\\localhost\fsrvp_share')
+$SET prepare "$sid" >/dev/null && $SET commit "$sid" >/dev/null &&
+	$SET expose "$sid" >/dev/null
+rc=$?
+[ $rc = 0 ] && [ -n "$cid" ]
+check "shadowctl set: $sid, copy $cid exposed" [ $? = 0 ]
+printf 'hook new\n' >"$LIVE/f3"
+hshare="fsrvp_share@{$cid}"
+has_share()
+{
+	net conf showshare "$1" >/dev/null 2>&1
+}
+no_share()
+{
+	! has_share "$1"
+}
+check "the hook defined the registry share $hshare" has_share "$hshare"
+check "... read-only" grep -Eqi 'read only = yes|writ(e)?able = no' \
+	<<<"$(net conf showshare "$hshare" 2>&1)"
+rm -f "$W/got/hook_f3"
+out=$(smb "$hshare" -c "get f3 $W/got/hook_f3")
+check "smbclient reads f3 as of the commit through it" \
+	[ "$(cat "$W/got/hook_f3" 2>/dev/null)" = "hook old" ]
+[ -s "$W/got/hook_f3" ] || diag "$(tr '\n' ' ' <<<"$out")"
+$SET delete-mapping "$sid" "$cid" '\\localhost\fsrvp_share' >/dev/null
+rc=$?
+check "delete-mapping" [ $rc = 0 ]
+check "... removed the registry share" no_share "$hshare"
+out=$(smb "$hshare" -c ls)
+check "... and smbclient no longer finds it" \
+	grep -q "NT_STATUS_BAD_NETWORK_NAME" <<<"$out"
 
 # ----------------------------------------------------------- smbtorture
 cd "$W/torture" || bail "cd"
