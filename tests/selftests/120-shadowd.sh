@@ -83,19 +83,23 @@ mkfs.ext4 -q -F /dev/mapper/vol_e && mkfs.xfs -q -f /dev/mapper/vol_x ||
 mount /dev/mapper/vol_e "$W/live_e" && mount /dev/mapper/vol_x "$W/live_x" ||
 	bail "mount"
 
+# The sequence timer runs out in the middle of the test: longer on a slow
+# (debug) kernel, whose fsck of a copy alone can take a minute.
+SEQ_TIMEOUT=$((60 * ${TIMEOUT_SCALE:-1}))
 cat >"$W/shadowd.conf" <<EOF
 socket = $RUN/shadowd.sock
 state_dir = $W/state
 mount_dir = $RUN/mnt
 log_level = debug
-sequence_timeout = 60
+sequence_timeout = $SEQ_TIMEOUT
 client_timeout_ms = 20000
+idle_timeout_ms = 600000
 max_request_bytes = 4096
 share.ext = $W/live_e
 share.xfs = $W/live_x
 EOF
 
-W=$W RUN=$RUN SHADOWD=$SHADOWD python3 "$(dirname "$0")/lib/shadowd_test.py"
+W=$W RUN=$RUN SHADOWD=$SHADOWD SEQ_TIMEOUT=$SEQ_TIMEOUT python3 "$(dirname "$0")/lib/shadowd_test.py"
 rc=$?
 if [ $rc -ne 0 ] && [ -r "$W/shadowd.log" ]; then
 	diag "shadowd's log (last 60 lines):"
