@@ -12,6 +12,9 @@ struct ctl_command {
 	const char *summary;
 };
 
+/* The program's name in messages ("shadowctl: ..."). */
+#define CTL_PROG	"shadowctl"
+
 /* Exit codes (Documentation/man/shadowctl.8, EXIT STATUS). */
 #define EXIT_USAGE	2	/* bad command line */
 #define EXIT_NODAEMON	3	/* shadowd cannot be reached */
@@ -36,6 +39,16 @@ int cmd_status(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
 int cmd_group(int argc, char **argv);
 
+/* ctl/commands.c: the commands main() dispatches to, and what they share */
+
+/* The top-level commands, in the order --help lists them. */
+extern const struct ctl_command ctl_commands[];
+extern const size_t ctl_n_commands;
+/* The top-level command called @name, or NULL. */
+const struct ctl_command *ctl_command_find(const char *name);
+/* Keep libdevmapper from printing on its own. */
+void ctl_dm_log_quiet(void);
+/* "shadowctl: " and the message on stderr, with a newline. */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ctl/nl.c: what the netlink commands share */
