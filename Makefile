@@ -94,8 +94,18 @@ $(B)/san/%.o: %.c $(wildcard include/*.h lib/*.h tests/unit/*.h)
 # test_prune.c tests daemon/prune.c by including it
 $(B)/san/tests/unit/test_prune.o: daemon/prune.c $(wildcard daemon/*.h)
 
-$(B)/unit-tests: $(patsubst %.c,$(B)/san/%.o,$(UNIT_SRCS) $(LIB_SRCS))
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cunit 2>/dev/null)
+# Every ctl/ source too, but shadowctl.c (main()): test_ctl.c runs the
+# commands in-process against 006-ctl-output's golden files.
+CTL_UNIT_SRCS := $(filter-out ctl/shadowctl.c,$(CTL_SRCS))
+CTL_SAN_OBJS  := $(patsubst %.c,$(B)/san/%.o,$(CTL_UNIT_SRCS))
+$(CTL_SAN_OBJS): ALL_CFLAGS += $(shell pkg-config --cflags json-c 2>/dev/null)
+$(CTL_SAN_OBJS): $(wildcard ctl/*.h)
+$(B)/san/tests/unit/test_ctl.o: ALL_CFLAGS += -Ictl
+$(B)/san/tests/unit/test_ctl.o: $(wildcard ctl/*.h)
+
+$(B)/unit-tests: $(patsubst %.c,$(B)/san/%.o,$(UNIT_SRCS) $(LIB_SRCS)) $(CTL_SAN_OBJS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) \
+		$(shell pkg-config --libs cunit json-c 2>/dev/null)
 
 # ---------------------------------------------------------------- tests
 # The guest suite needs the module and the programs; unit tests need only

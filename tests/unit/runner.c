@@ -24,6 +24,7 @@ static const struct unit_suite *const suites[] = {
 	&prune_suite,
 	&simulate_suite,
 	&cuts_suite,
+	&ctl_suite,
 };
 
 #define N_SUITES (sizeof(suites) / sizeof(suites[0]))

@@ -20,5 +20,6 @@ extern const struct unit_suite fsrvp_suite;
 extern const struct unit_suite prune_suite;
 extern const struct unit_suite simulate_suite;
 extern const struct unit_suite cuts_suite;
+extern const struct unit_suite ctl_suite;
 
 #endif
