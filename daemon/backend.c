@@ -647,6 +647,11 @@ static int seal_copy(struct shadowd_backend *b, const struct fsrvp_set *s,
 		dm_simple(DM_DEVICE_RESUME, dm, false);
 		return -1;
 	}
+	/* The published share follows: the hook sees a read-only mount. */
+	if (c->exposed && run_hook(b, "expose", c, mnt))
+		log_warn("recovery complete: the expose hook failed for %s; "
+			 "its share may still be writable (the copy is not)",
+			 c->exposed_name);
 	return 0;
 }
 

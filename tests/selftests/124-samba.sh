@@ -21,12 +21,13 @@
 #   - shadowd's own FSRVP set (shadowctl set), published by the hook
 #     contrib/samba/shadowd-samba-share as the registry share
 #     fsrvp_share@{COPY}: smbclient reads the commit's content through
-#     it, and it goes with delete-mapping;
+#     it, and it goes with delete-mapping; an auto-recovery set's share
+#     is writable until recovery-complete, read-only after;
 #   - smbtorture rpc.fsrvp, fss:sequence timeout=1: all ten tests pass;
 #   - nothing is left frozen, no shadow device or mount outlives its
 #     snapshot.
 # The time of each create (commit) is printed as a diagnostic.
-# timeout: 1200
+# timeout: 1800
 
 . "$(dirname "$0")/lib/shadow.sh"
 
@@ -325,6 +326,11 @@ no_share()
 {
 	! has_share "$1"
 }
+# not_written SMBCLIENT-OUTPUT: the put was refused
+not_written()
+{
+	grep -q "NT_STATUS_" <<<"$1"
+}
 check "the hook defined the registry share $hshare" has_share "$hshare"
 check "... read-only" grep -Eqi 'read only = yes|writ(e)?able = no' \
 	<<<"$(net conf showshare "$hshare" 2>&1)"
@@ -340,6 +346,36 @@ check "... removed the registry share" no_share "$hshare"
 out=$(smb "$hshare" -c ls)
 check "... and smbclient no longer finds it" \
 	grep -q "NT_STATUS_BAD_NETWORK_NAME" <<<"$out"
+
+# An auto-recovery copy: a writable share until RecoveryComplete, then the
+# hook runs again and the share is read-only like its copy.
+$SET context 0x00400000 >/dev/null
+sid=$($SET start)
+cid=$($SET add "$sid" '\\localhost\fsrvp_share')
+$SET prepare "$sid" >/dev/null && $SET commit "$sid" >/dev/null &&
+	$SET expose "$sid" >/dev/null
+rc=$?
+hshare="fsrvp_share@{$cid}"
+[ $rc = 0 ] && [ -n "$cid" ]
+check "auto-recovery set through shadowctl set: exposed" [ $? = 0 ]
+check "... its share is writable" grep -Eqi 'read only = no|writ(e)?able = yes' \
+	<<<"$(net conf showshare "$hshare" 2>&1)"
+printf 'recovered\n' >"$W/got/put_me"
+out=$(smb "$hshare" -c "put $W/got/put_me put_me")
+check "... smbclient writes a file into the copy" \
+	[ "$(cat "$RUN/mnt/$sid/fsrvp_share/put_me" 2>/dev/null)" = recovered ]
+[ -s "$RUN/mnt/$sid/fsrvp_share/put_me" ] || diag "$(tr '\n' ' ' <<<"$out")"
+$SET recovery-complete "$sid" >/dev/null
+rc=$?
+check "recovery-complete" [ $rc = 0 ]
+check "... the share is read-only now" grep -Eqi 'read only = yes|writ(e)?able = no' \
+	<<<"$(net conf showshare "$hshare" 2>&1)"
+out=$(smb "$hshare" -c "put $W/got/put_me again")
+check "... and a write through it fails" not_written "$out"
+$SET delete-mapping "$sid" "$cid" '\\localhost\fsrvp_share' >/dev/null
+rc=$?
+[ $rc = 0 ] && no_share "$hshare"
+check "delete-mapping; the share is gone" [ $? = 0 ]
 
 # ----------------------------------------------------------- smbtorture
 cd "$W/torture" || bail "cd"
