@@ -39,6 +39,11 @@ static void on_test_complete(const CU_pTest test, const CU_pSuite suite,
 	for (f = failures; f; f = f->pNext)
 		printf("     %s:%u: %s\n", f->strFileName, f->uiLineNumber,
 		       f->strCondition);
+	/*
+	 * Now: a sanitizer report goes to stderr unbuffered, and a leak
+	 * report at exit ends the process without flushing stdout.
+	 */
+	fflush(stdout);
 }
 
 int main(int argc, char **argv)
@@ -103,6 +108,7 @@ int main(int argc, char **argv)
 	run = CU_get_number_of_tests_run();
 	failed = CU_get_number_of_tests_failed();
 	printf("unit: %u passed, %u failed\n", run - failed, failed);
+	fflush(stdout);
 	CU_cleanup_registry();
 
 	if (run == 0) {
