@@ -153,22 +153,12 @@ static int64_t jint(json_object *o, const char *k, bool *ok)
 	return json_object_get_int64(v);
 }
 
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* One group of the file; false when it is malformed. */
 static bool group_parse(json_object *o, struct group *g)
 {
 	json_object *a, *cuts;
 	char err[SHADOW_RET_ERRLEN];
-	const char *name = jstr(o, "name"), *pol = jstr(o, "policy");
+	const char *name = arg_str(o, "name"), *pol = arg_str(o, "policy");
 	bool ok = true;
 	size_t i, j;
 
@@ -220,7 +210,7 @@ static bool group_parse(json_object *o, struct group *g)
 		g->ncuts++;
 		for (j = 0; j < json_object_array_length(ms); j++) {
 			json_object *x = json_object_array_get_idx(ms, j);
-			const char *vol = jstr(x, "volume");
+			const char *vol = arg_str(x, "volume");
 			struct member *m = &gc->m[gc->n];
 
 			m->id = (uint32_t)jint(x, "id", &ok);
@@ -875,23 +865,6 @@ static json_object *do_policy(struct shadowd_backend *b, unsigned int uid,
 
 /* ---------------------------------------------------------------- prune */
 
-static json_object *reasons_json(uint32_t mask)
-{
-	json_object *a = json_object_new_array();
-	unsigned int bit;
-
-	for (bit = 0; bit < SHADOW_RET_R_NBITS; bit++) {
-		const char *k;
-
-		if (!(mask & (1u << bit)))
-			continue;
-		k = shadow_ret_reason_key(1u << bit);
-		if (k)
-			json_object_array_add(a, json_object_new_string(k));
-	}
-	return a;
-}
-
 /* A unit of the reply: a cut, or one snapshot in no cut. */
 struct unit {
 	long cut;		/* index in the group's cuts, -1 */
@@ -1133,13 +1106,12 @@ static json_object *do_create(struct shadowd_backend *b, unsigned int uid,
 	struct shadow_dev devs[SHADOW_NL_GROUP_MAX];
 	struct shadow_created out[SHADOW_NL_GROUP_MAX];
 	struct shadow_nl_err err = { 0 };
-	const char *label = arg_str(req, "label");
-	uint32_t flags = SHADOW_F_FREEZE, timeout;
+	const char *label;
+	uint32_t flags, timeout;
 	uint64_t pause = 0, seq;
 	struct shadow_nl *nl;
 	json_object *o, *a, *e;
 	struct group *g = req_group(req, &e);
-	bool freeze;
 	size_t i;
 	char dev[32];
 
@@ -1148,15 +1120,9 @@ static json_object *do_create(struct shadowd_backend *b, unsigned int uid,
 	if (json_object_object_get_ex(req, "volumes", NULL))
 		return reply_err("E_INVALIDARG",
 				 "\"group\" and \"volumes\" together");
-	if (arg_bool(req, "freeze", true, &freeze))
-		return BAD_ARG("freeze");
-	if (!freeze)
-		flags = 0;
-	if (label && shadow_label_check(label))
-		return BAD_ARG("label");
-	if (arg_u32(req, "timeout_ms", 0, &timeout) ||
-	    timeout > SHADOW_NL_TIMEOUT_MAX_MS)
-		return BAD_ARG("timeout_ms");
+	e = arg_create(req, &label, &flags, &timeout);
+	if (e)
+		return e;
 	nl = shadowd_nl(b);
 	if (!nl)
 		return reply_err("netlink",

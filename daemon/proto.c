@@ -15,6 +15,7 @@
 
 #include "fsrvp.h"
 #include "proto.h"
+#include "retention.h"
 #include "shadow-nl.h"
 
 json_object *reply_ok(void)
@@ -163,4 +164,38 @@ int arg_volume(json_object *req, const char *key, struct shadow_dev *d,
 	if (!s)
 		return shadow_nl_seterr(err, -EINVAL, "bad or missing \"%s\"", key);
 	return shadow_resolve_origin(s, d, err);
+}
+
+json_object *arg_create(json_object *req, const char **label,
+			uint32_t *flags, uint32_t *timeout_ms)
+{
+	bool freeze;
+
+	*label = arg_str(req, "label");
+	if (arg_bool(req, "freeze", true, &freeze))
+		return BAD_ARG("freeze");
+	*flags = freeze ? SHADOW_F_FREEZE : 0;
+	if (*label && shadow_label_check(*label))
+		return BAD_ARG("label");
+	if (arg_u32(req, "timeout_ms", 0, timeout_ms) ||
+	    *timeout_ms > SHADOW_NL_TIMEOUT_MAX_MS)
+		return BAD_ARG("timeout_ms");
+	return NULL;
+}
+
+json_object *reasons_json(uint32_t mask)
+{
+	json_object *a = json_object_new_array();
+	unsigned int bit;
+
+	for (bit = 0; bit < SHADOW_RET_R_NBITS; bit++) {
+		const char *k;
+
+		if (!(mask & (1u << bit)))
+			continue;
+		k = shadow_ret_reason_key(1u << bit);
+		if (k)
+			json_object_array_add(a, json_object_new_string(k));
+	}
+	return a;
 }

@@ -44,6 +44,16 @@ int arg_bool(json_object *req, const char *key, bool def, bool *out);
 int arg_volume(json_object *req, const char *key, struct shadow_dev *d,
 	       struct shadow_nl_err *err);
 
+/*
+ * The options of a snapshot create, "label", "freeze" (default true) and
+ * "timeout_ms": NULL with *@label, *@flags (SHADOW_F_FREEZE or 0) and
+ * *@timeout_ms set, or the error reply.
+ */
+json_object *arg_create(json_object *req, const char **label,
+			uint32_t *flags, uint32_t *timeout_ms);
+/* The reason keys of a retention verdict's reason mask, as an array. */
+json_object *reasons_json(uint32_t mask);
+
 #define BAD_ARG(name) reply_err("E_INVALIDARG", "bad or missing \"%s\"", name)
 
 #endif

@@ -249,23 +249,6 @@ static json_object *do_pin(struct shadowd_backend *b, unsigned int uid,
 
 /* ---------------------------------------------------------------- prune */
 
-static json_object *reasons_json(uint32_t mask)
-{
-	json_object *a = json_object_new_array();
-	unsigned int bit;
-
-	for (bit = 0; bit < SHADOW_RET_R_NBITS; bit++) {
-		const char *k;
-
-		if (!(mask & (1u << bit)))
-			continue;
-		k = shadow_ret_reason_key(1u << bit);
-		if (k)
-			json_object_array_add(a, json_object_new_string(k));
-	}
-	return a;
-}
-
 static int by_age(const void *x, const void *y)
 {
 	const struct shadow_snap *a = x, *b = y;

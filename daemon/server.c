@@ -389,10 +389,9 @@ static json_object *do_snapshot(struct shadowd_server *srv, struct peer *p,
 	{
 		struct shadow_dev devs[SHADOW_NL_GROUP_MAX];
 		struct shadow_created out[SHADOW_NL_GROUP_MAX];
-		const char *label = arg_str(req, "label");
-		json_object *vols;
-		bool freeze;
-		uint32_t flags = SHADOW_F_FREEZE, timeout;
+		const char *label;
+		json_object *vols, *bad;
+		uint32_t flags, timeout;
 		uint64_t pause = 0;
 		size_t n;
 		char dev[32];
@@ -411,15 +410,9 @@ static json_object *do_snapshot(struct shadowd_server *srv, struct peer *p,
 						  &devs[i], &err))
 				return err.code ? reply_nl(&err) : BAD_ARG("volumes");
 		}
-		if (arg_bool(req, "freeze", true, &freeze))
-			return BAD_ARG("freeze");
-		if (!freeze)
-			flags = 0;
-		if (label && shadow_label_check(label))
-			return BAD_ARG("label");
-		if (arg_u32(req, "timeout_ms", 0, &timeout) ||
-		    timeout > SHADOW_NL_TIMEOUT_MAX_MS)
-			return BAD_ARG("timeout_ms");
+		bad = arg_create(req, &label, &flags, &timeout);
+		if (bad)
+			return bad;
 		if (shadow_nl_snap_create(nl, devs, n, flags, timeout, label,
 					  out, &pause, &err))
 			return reply_nl(&err);

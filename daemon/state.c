@@ -38,6 +38,7 @@
 #include <json-c/json.h>
 
 #include "fsrvp.h"
+#include "proto.h"
 #include "shadow-nl.h"
 #include "shadowd.h"
 
@@ -215,19 +216,9 @@ int shadowd_state_save(struct shadowd_backend *b)
 
 /* ---------------------------------------------------------------- load */
 
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int jguid(json_object *o, const char *k, uuid_t id)
 {
-	const char *s = jstr(o, k);
+	const char *s = arg_str(o, k);
 
 	return s && !uuid_parse(s, id) ? 0 : -1;
 }
@@ -258,7 +249,7 @@ static bool jbool(json_object *o, const char *k)
 static int volume_now(json_object *x, const char *saved, char *buf,
 		      size_t len)
 {
-	const char *name = jstr(x, "volume_name");
+	const char *name = arg_str(x, "volume_name");
 	dev_t dev;
 
 	if (!name) {
@@ -282,16 +273,16 @@ static int volume_now(json_object *x, const char *saved, char *buf,
 static int copy_from_json(json_object *x, struct fsrvp_copy *c)
 {
 	if (jbool(x, "gone")) {
-		const char *why = jstr(x, "gone_reason");
+		const char *why = arg_str(x, "gone_reason");
 
 		log_info("state: copy of %s on %s was gone (%s): dropped",
-			 jstr(x, "share") ? jstr(x, "share") : "?",
-			 jstr(x, "volume") ? jstr(x, "volume") : "?",
+			 arg_str(x, "share") ? arg_str(x, "share") : "?",
+			 arg_str(x, "volume") ? arg_str(x, "volume") : "?",
 			 why ? why : "?");
 		return -1;
 	}
-	const char *vol = jstr(x, "volume"), *share = jstr(x, "share");
-	const char *en = jstr(x, "exposed_name");
+	const char *vol = arg_str(x, "volume"), *share = arg_str(x, "share");
+	const char *en = arg_str(x, "exposed_name");
 	int64_t id = jint(x, "snap_id");
 
 	memset(c, 0, sizeof(*c));
@@ -415,7 +406,7 @@ int shadowd_state_load(struct shadowd_backend *b)
 		const char *st;
 
 		o = json_object_array_get_idx(sets, i);
-		st = jstr(o, "status");
+		st = arg_str(o, "status");
 		if (jguid(o, "id", s.id) || !st ||
 		    !(s.status = fsrvp_status_parse(st)) ||
 		    !json_object_object_get_ex(o, "copies", &cs) ||
