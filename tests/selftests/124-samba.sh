@@ -31,7 +31,7 @@
 
 . "$(dirname "$0")/lib/shadow.sh"
 
-require python3 mkfs.xfs fsfreeze smbd rpcclient smbclient smbtorture \
+require python3 ip mkfs.xfs fsfreeze smbd rpcclient smbclient smbtorture \
 	smbpasswd
 DCERPCD=/usr/libexec/samba/samba-dcerpcd
 SHADOWD=$SHADOW_TOP/build/shadowd
