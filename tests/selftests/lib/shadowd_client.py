@@ -84,6 +84,22 @@ class Daemon:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def log_text(self):
+        """Everything shadowd has logged so far."""
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+
+def wait_for(cond, secs, step=0.5):
+    """True as soon as cond() is, polling every step seconds; else what
+    cond() says once secs have passed."""
+    end = time.time() + secs
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
 
 def mounts_under(prefix):
     """Mount points under prefix, from /proc/self/mounts."""

@@ -5,10 +5,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import Tap  # noqa: E402
+import shadowd_client  # noqa: E402
 from shadowd_client import Daemon, dm_names, mounts_under  # noqa: E402
 
 W = os.environ["W"]
@@ -66,18 +66,11 @@ def overwrite(path, size, seed):
         t.diag("dd: " + r.stderr.strip())
 
 
-def log_text():
-    with open(W + "/shadowd.log") as f:
-        return f.read()
+log_text = d.log_text
 
 
 def wait_for(cond, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(1)
-    return cond()
+    return shadowd_client.wait_for(cond, secs, step=1)
 
 
 c = d.start()

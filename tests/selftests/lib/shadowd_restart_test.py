@@ -12,7 +12,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import Tap  # noqa: E402
 from shadowd_client import (Client, Daemon, dm_names,  # noqa: E402
-                            mounts_under, not_frozen)
+                            mounts_under, not_frozen, wait_for)
 
 W = os.environ["W"]
 RUN = os.environ["RUN"]
@@ -26,6 +26,7 @@ SHARE = "\\\\server\\live"
 
 t = Tap()
 d = Daemon(os.environ["SHADOWD"], CONF, SOCK, W + "/shadowd.log")
+log_text = d.log_text
 
 
 def ok(r):
@@ -45,20 +46,6 @@ def write_conf(extra="", sock=SOCK):
     with open(CONF + ".tmp", "w") as f:
         f.write(text)
     os.replace(CONF + ".tmp", CONF)
-
-
-def log_text():
-    with open(W + "/shadowd.log", errors="replace") as f:
-        return f.read()
-
-
-def wait_for(cond, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.5)
-    return cond()
 
 
 def start():
