@@ -34,7 +34,7 @@ fs_round() {
 	make_disks 320 128
 	origin_up chunk_size 32 || { not_ok "$fs: origin table"; return; }
 	case $fs in
-	ext4) mkfs.ext4 -q -F /dev/mapper/vol ;;
+	ext4) mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 /dev/mapper/vol ;;
 	xfs) mkfs.xfs -q -f /dev/mapper/vol ;;
 	esac
 	mount /dev/mapper/vol "$live" || { not_ok "$fs: mount origin"; return; }

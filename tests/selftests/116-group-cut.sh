@@ -170,7 +170,7 @@ read -r _tap_n _tap_failed < /tmp/tap-state || bail "group cut part did not fini
 
 # ------------------------------------------------------------- freeze
 for i in 0 2; do
-	mkfs.ext4 -q -F "/dev/mapper/o$i" >/dev/null 2>&1 || bail "mkfs o$i"
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "/dev/mapper/o$i" >/dev/null 2>&1 || bail "mkfs o$i"
 	mkdir -p "/tmp/m$i"
 	mount "/dev/mapper/o$i" "/tmp/m$i" || bail "mount o$i"
 done

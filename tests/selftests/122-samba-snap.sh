@@ -88,7 +88,7 @@ dd if=/dev/zero of=/dev/mapper/sst_x bs=4096 count=1 oflag=direct 2>/dev/null
 dm create vol_e --table "0 $((EXT_MB * SECTORS_PER_MB)) shadow-origin /dev/mapper/ost_e /dev/mapper/sst_e 4 chunk_size 16 overflow drop_oldest" &&
 dm create vol_x --table "0 $((XFS_MB * SECTORS_PER_MB)) shadow-origin /dev/mapper/ost_x /dev/mapper/sst_x 2 chunk_size 16" &&
 dm mknodes >/dev/null 2>&1 || bail "origin tables"
-mkfs.ext4 -q -F /dev/mapper/vol_e && mkfs.xfs -q -f /dev/mapper/vol_x ||
+mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 /dev/mapper/vol_e && mkfs.xfs -q -f /dev/mapper/vol_x ||
 	bail "mkfs"
 mount /dev/mapper/vol_e "$W/live_e" && mount /dev/mapper/vol_x "$W/live_x" ||
 	bail "mount"

@@ -45,7 +45,7 @@ mkdir -p "$W/live" "$W/state" "$W/metrics" "$RUN"
 chmod 755 "$W"
 make_disks 64 128
 origin_up || bail "origin table"
-mkfs.ext4 -q -F /dev/mapper/vol || bail "mkfs"
+mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 /dev/mapper/vol || bail "mkfs"
 mount /dev/mapper/vol "$W/live" || bail "mount"
 
 # A copy of shadowctl that the unprivileged user can run.

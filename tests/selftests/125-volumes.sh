@@ -195,7 +195,7 @@ check "nothing declared by the refusals" \
 	test "$(grep -c '"name":' "$W/state/volumes.json")" = 1
 
 # ----------------------------------------------- filesystem, snapshot
-mkfs.ext4 -q -F /dev/mapper/$V || bail "mkfs"
+mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 /dev/mapper/$V || bail "mkfs"
 mount /dev/mapper/$V "$W/mnt" || bail "mount"
 echo hello >"$W/mnt/file"
 sync

@@ -130,7 +130,7 @@ fs_round()
 	make_disks 320 128
 	origin_up chunk_size 32 || bail "$fs: origin table"
 	case $fs in
-	ext4) mkfs.ext4 -q -F /dev/mapper/vol ;;
+	ext4) mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 /dev/mapper/vol ;;
 	xfs) mkfs.xfs -q -f /dev/mapper/vol ;;
 	esac || bail "$fs: mkfs"
 	mkdir -p "$W/live"

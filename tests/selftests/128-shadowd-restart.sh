@@ -67,7 +67,7 @@ VOL_TABLE="0 $((VOL_MB * SECTORS_PER_MB)) shadow-origin /dev/mapper/ost128 /dev/
 OTH_TABLE="0 $((VOL_MB * SECTORS_PER_MB)) shadow-origin /dev/mapper/oto128 /dev/mapper/sto128 2 chunk_size 16"
 dm create vol128 --table "$VOL_TABLE" && dm mknodes >/dev/null 2>&1 ||
 	bail "origin table"
-mkfs.ext4 -q -F /dev/mapper/vol128 || bail "mkfs"
+mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 /dev/mapper/vol128 || bail "mkfs"
 mount /dev/mapper/vol128 "$W/live" || bail "mount"
 
 W=$W RUN=$RUN SHADOWD=$SHADOWD VOL_TABLE=$VOL_TABLE OTH_TABLE=$OTH_TABLE \
