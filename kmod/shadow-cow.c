@@ -8,8 +8,16 @@
  * the store, waits until the record of the copy is committed (one
  * REQ_PREFLUSH | REQ_FUA journal write per batch), then sets the chunk's
  * "preserved" bit, drops the chunk lock and only then goes to the origin.
- * A snapshot read that goes to the origin holds the chunk lock until it
- * completes, so a copy never races a read of the same chunk.
+ * A snapshot read that goes to the origin holds a read lock on its chunks
+ * until it completes, so a copy never races a read of the same chunk.
+ *
+ * Neither target has dm core split its bios at chunk boundaries: reads of
+ * the origin, writes to chunks already preserved (or with no snapshot)
+ * and snapshot reads of a run of chunks that all read the origin go down
+ * whole.  Only what needs one chunk at a time is cut, with
+ * dm_accept_partial_bio(), in the map function: the cut must be made
+ * before a bio is queued anywhere, so that every bio re-run from the
+ * worker spans one chunk at most.
  */
 
 #include <linux/dm-kcopyd.h>
@@ -30,32 +38,121 @@ static struct hlist_head *cell_bucket(struct shadow_origin *o, u32 chunk)
 	return &o->cells[hash_32(chunk, 32) % SHADOW_CELL_BUCKETS];
 }
 
+/* The bio holding the write lock of @chunk, or NULL.  Under cell_lock. */
+static struct shadow_io *cell_find(struct shadow_origin *o, u32 chunk)
+{
+	struct shadow_io *holder;
+
+	hlist_for_each_entry(holder, cell_bucket(o, chunk), cell_node)
+		if (holder->chunk == chunk)
+			return holder;
+	return NULL;
+}
+
 /*
- * Takes the lock of io->chunk for @io, or queues @io behind the holder.
+ * Cuts @io's bio after its first @nr chunks, if it goes further.  Only in
+ * the map function (dm_accept_partial_bio() is valid there only); a bio
+ * re-run from the worker never spans more than one chunk, so that the
+ * call is never made there.
+ */
+static void trim_to_chunks(struct shadow_origin *o, struct shadow_io *io,
+			   u32 nr)
+{
+	struct bio *bio = io->bio;
+	sector_t end = (sector_t)(io->chunk + nr) << o->chunk_shift;
+
+	if (bio_end_sector(bio) > end)
+		dm_accept_partial_bio(bio, end - bio->bi_iter.bi_sector);
+}
+
+/*
+ * Takes the write lock of io->chunk for @io, or queues @io behind the
+ * bio that holds it or a snapshot read of the chunk from the origin.
  * Returns true when the lock was taken.  Never sleeps.
  */
 static bool cell_acquire(struct shadow_origin *o, struct shadow_io *io)
 {
-	struct hlist_head *b = cell_bucket(o, io->chunk);
 	struct shadow_io *holder;
 	unsigned long flags;
 
 	spin_lock_irqsave(&o->cell_lock, flags);
-	hlist_for_each_entry(holder, b, cell_node) {
-		if (holder->chunk == io->chunk) {
-			list_add_tail(&io->entry, &holder->waiters);
-			spin_unlock_irqrestore(&o->cell_lock, flags);
-			return false;
-		}
+	holder = cell_find(o, io->chunk);
+	if (!holder) {
+		hlist_for_each_entry(holder, &o->readers, cell_node)
+			if (io->chunk - holder->chunk < holder->nr_chunks)
+				break;
+	}
+	if (holder) {
+		list_add_tail(&io->entry, &holder->waiters);
+		spin_unlock_irqrestore(&o->cell_lock, flags);
+		return false;
 	}
 	INIT_LIST_HEAD(&io->waiters);
-	hlist_add_head(&io->cell_node, b);
+	hlist_add_head(&io->cell_node, cell_bucket(o, io->chunk));
+	o->nr_cells++;
 	io->flags |= SHADOW_IO_HOLDS_CELL;
 	spin_unlock_irqrestore(&o->cell_lock, flags);
 	return true;
 }
 
-/* Releases the chunk lock held by @io; waiters are re-run by the worker. */
+/**
+ * read_acquire() - read-lock the chunks a snapshot read takes from the origin
+ * @o: the origin
+ * @io: the read, in the map function or (one chunk) re-run by the worker
+ * @nr: chunks from io->chunk on; cut to those locked
+ *
+ * Snapshot reads do not exclude each other, only writes: a chunk whose
+ * write lock is held, or on which a write waits for an earlier reader,
+ * ends the run.  When the first chunk is such a chunk, @io is cut to that
+ * chunk and queued behind the holder; a write waiting behind readers so
+ * goes before the readers that come after it.
+ *
+ * Return: true when chunks io->chunk .. io->chunk + *@nr - 1 are locked.
+ */
+static bool read_acquire(struct shadow_origin *o, struct shadow_io *io,
+			 u32 *nr)
+{
+	struct shadow_io *holder = NULL, *r;
+	unsigned long flags;
+	u32 i, end;
+
+	spin_lock_irqsave(&o->cell_lock, flags);
+	i = *nr;
+	if (o->nr_cells) {
+		for (i = 0; i < *nr; i++) {
+			holder = cell_find(o, io->chunk + i);
+			if (holder)
+				break;
+		}
+	}
+	end = io->chunk + i;
+	hlist_for_each_entry(r, &o->readers, cell_node) {
+		if (list_empty(&r->waiters) || r->chunk >= end ||
+		    r->chunk + r->nr_chunks <= io->chunk)
+			continue;
+		holder = r;
+		end = max(r->chunk, io->chunk);
+	}
+	i = end - io->chunk;
+	if (!i) {
+		trim_to_chunks(o, io, 1);
+		list_add_tail(&io->entry, &holder->waiters);
+		spin_unlock_irqrestore(&o->cell_lock, flags);
+		return false;
+	}
+	*nr = i;
+	io->nr_chunks = i;
+	INIT_LIST_HEAD(&io->waiters);
+	hlist_add_head(&io->cell_node, &o->readers);
+	io->flags |= SHADOW_IO_HOLDS_CELL | SHADOW_IO_READ_LOCK;
+	spin_unlock_irqrestore(&o->cell_lock, flags);
+	return true;
+}
+
+/*
+ * Releases the write lock or the read lock held by @io; waiters are re-run
+ * by the worker.
+ */
 static void cell_release(struct shadow_origin *o, struct shadow_io *io)
 {
 	unsigned long flags;
@@ -63,8 +160,10 @@ static void cell_release(struct shadow_origin *o, struct shadow_io *io)
 
 	spin_lock_irqsave(&o->cell_lock, flags);
 	hlist_del(&io->cell_node);
+	if (!(io->flags & SHADOW_IO_READ_LOCK))
+		o->nr_cells--;
 	list_splice_init(&io->waiters, &waiters);
-	io->flags &= ~SHADOW_IO_HOLDS_CELL;
+	io->flags &= ~(SHADOW_IO_HOLDS_CELL | SHADOW_IO_READ_LOCK);
 	spin_unlock_irqrestore(&o->cell_lock, flags);
 
 	if (!list_empty(&waiters)) {
@@ -86,6 +185,8 @@ static bool gate_enter(struct shadow_origin *o, struct shadow_io *io)
 {
 	spin_lock(&o->gate_lock);
 	if (o->gate_closed) {
+		if (bio_op(io->bio) == REQ_OP_WRITE)
+			trim_to_chunks(o, io, 1);
 		io->flags |= SHADOW_IO_GATED;
 		list_add_tail(&io->entry, &o->gated);
 		spin_unlock(&o->gate_lock);
@@ -308,15 +409,31 @@ static int alloc_chunk(struct shadow_origin *o, u32 *s)
  * --------------------------------------------------------------
  */
 
-/* Returns a DM_MAPIO_* code; the bio is remapped to the origin already. */
+/*
+ * Returns a DM_MAPIO_* code; the bio is remapped to the origin already.
+ * A write admitted by the gate keeps the snapshot set as it is until it
+ * completes, so that the preserved bits it reads only go from 0 to 1.
+ */
 static int origin_write(struct shadow_origin *o, struct shadow_io *io)
 {
 	struct shadow_store *store = o->store;
+	u32 last, first;
 	bool need;
 
-	if (!READ_ONCE(store->newest) || io->chunk >= o->nr_chunks ||
-	    test_bit(io->chunk, o->preserved))
+	if (!READ_ONCE(store->newest) || io->chunk >= o->nr_chunks)
 		return DM_MAPIO_REMAPPED;
+
+	/* the chunks already preserved at the start go down together */
+	last = min_t(u32, (bio_end_sector(io->bio) - 1) >> o->chunk_shift,
+		     o->nr_chunks - 1);
+	first = find_next_zero_bit(o->preserved, last + 1, io->chunk);
+	if (first > last)
+		return DM_MAPIO_REMAPPED;
+	if (first > io->chunk) {
+		trim_to_chunks(o, io, first - io->chunk);
+		return DM_MAPIO_REMAPPED;
+	}
+	trim_to_chunks(o, io, 1);
 
 	if (!cell_acquire(o, io))
 		return DM_MAPIO_SUBMITTED;
@@ -397,31 +514,58 @@ static bool snap_bad(struct shadow_snapdev *sd)
 	return READ_ONCE(sd->snap->flags) & SHADOW_SNAP_INVALID;
 }
 
-static int snap_read(struct shadow_origin *o, struct shadow_io *io)
+/*
+ * How many of the @nr chunks from io->chunk on the snapshot reads from the
+ * origin, up to the first it reads from the store; 0 when that is the
+ * first, whose store chunk is then in *@s.
+ */
+static u32 origin_run(struct shadow_origin *o, struct shadow_io *io, u32 nr,
+		      u32 *s)
 {
 	struct shadow_store *store = o->store;
+	u32 epoch = io->sd->snap->epoch;
+	u32 i;
+
+	spin_lock(&store->lock);
+	*s = shadow_store_lookup(store, io->chunk, epoch);
+	for (i = 1; *s == SHADOW_NIL && i < nr; i++)
+		if (shadow_store_lookup(store, io->chunk + i, epoch) !=
+		    SHADOW_NIL)
+			break;
+	spin_unlock(&store->lock);
+	return *s == SHADOW_NIL ? i : 0;
+}
+
+/*
+ * A snapshot read: a run of chunks that all read the origin goes there in
+ * one bio, under a read lock until it completes; a chunk in the store is
+ * read alone.  The run is looked up under the read lock, so that a write
+ * that preserved one of its chunks before is seen, and one that comes
+ * after waits.
+ */
+static int snap_read(struct shadow_origin *o, struct shadow_io *io)
+{
 	struct bio *bio = io->bio;
-	u32 s;
+	u32 last = (bio_end_sector(bio) - 1) >> o->chunk_shift;
+	u32 nr, s;
 
 	if (snap_bad(io->sd))
 		return DM_MAPIO_KILL;
 
-	spin_lock(&store->lock);
-	s = shadow_store_lookup(store, io->chunk, io->sd->snap->epoch);
-	spin_unlock(&store->lock);
-	if (s == SHADOW_NIL) {
-		if (!cell_acquire(o, io))
+	if (origin_run(o, io, 1, &s)) {
+		nr = min(last, o->nr_chunks - 1) - io->chunk + 1;
+		if (!read_acquire(o, io, &nr))
 			return DM_MAPIO_SUBMITTED;
-		spin_lock(&store->lock);
-		s = shadow_store_lookup(store, io->chunk, io->sd->snap->epoch);
-		spin_unlock(&store->lock);
-		if (s == SHADOW_NIL) {
-			/* chunk lock held until the read completes */
+		nr = origin_run(o, io, nr, &s);
+		if (nr) {
+			/* read lock held until the read completes */
+			trim_to_chunks(o, io, nr);
 			bio_set_dev(bio, o->origin_bdev);
 			return DM_MAPIO_REMAPPED;
 		}
 		cell_release(o, io);
 	}
+	trim_to_chunks(o, io, 1);
 	remap_to_store(o, bio, s);
 	return DM_MAPIO_REMAPPED;
 }
@@ -487,6 +631,7 @@ int shadow_snap_map(struct shadow_snapdev *sd, struct bio *bio)
 	io->kind = SHADOW_IO_SNAP_WRITE;
 	if (snap_bad(sd))
 		return DM_MAPIO_KILL;
+	trim_to_chunks(o, io, 1);
 	if (cell_acquire(o, io))
 		queue_io(o, io, &o->cow, &o->worker);
 	return DM_MAPIO_SUBMITTED;
@@ -911,6 +1056,8 @@ int shadow_cow_init(struct shadow_origin *o, char **error)
 	spin_lock_init(&o->cell_lock);
 	for (i = 0; i < SHADOW_CELL_BUCKETS; i++)
 		INIT_HLIST_HEAD(&o->cells[i]);
+	o->nr_cells = 0;
+	INIT_HLIST_HEAD(&o->readers);
 	spin_lock_init(&o->gate_lock);
 	INIT_LIST_HEAD(&o->gated);
 	atomic_set(&o->inflight, 0);

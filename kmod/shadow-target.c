@@ -481,19 +481,13 @@ static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		oc->o->event_ti = ti;
 	mutex_unlock(&oc->o->event_lock);
 
-	r = dm_set_target_max_io_len(ti, 1U << oc->o->chunk_shift);
-	if (r) {
-		ti->error = "Cannot set max io length";
-		goto out_put;
-	}
+	/* no split by dm core: shadow_origin_map() cuts what it must */
 	ti->num_flush_bios = 1;
 	ti->num_discard_bios = 1;
 	ti->per_io_data_size = sizeof(struct shadow_io);
 	ti->private = oc;
 	return 0;
 
-out_put:
-	origin_put(oc->o);
 out_store:
 	dm_put_device(ti, oc->store_dev);
 out_origin:
@@ -825,18 +819,12 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto out_store_dev;
 	}
 
-	r = dm_set_target_max_io_len(ti, 1U << o->chunk_shift);
-	if (r) {
-		ti->error = "Cannot set max io length";
-		goto out_snap;
-	}
+	/* no split by dm core: shadow_snap_map() cuts what it must */
 	ti->num_flush_bios = 1;
 	ti->per_io_data_size = sizeof(struct shadow_io);
 	ti->private = sd;
 	return 0;
 
-out_snap:
-	shadow_store_put_snap(o->store, sd->snap);
 out_store_dev:
 	dm_put_device(ti, sd->store_dev);
 out_origin_dev:

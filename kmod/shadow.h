@@ -50,8 +50,11 @@ enum shadow_overflow {
  * @water_state: SHADOW_WATER_* conditions already signalled.
  * @event_lock: protects @event_ti (a mutex: dm_table_event() sleeps).
  * @event_ti: origin target that receives dm events.
- * @cell_lock: protects @cells.
- * @cells: chunks currently locked, each by a struct shadow_io.
+ * @cell_lock: protects @cells, @nr_cells and @readers.
+ * @cells: chunks write-locked, each by a struct shadow_io.
+ * @nr_cells: how many are in @cells.
+ * @readers: snapshot reads from the origin in flight, each holding a
+ *	read lock on a run of chunks.
  * @gate_lock: protects @gate_closed and @gated.
  * @gate_closed: snapshot creations waiting for origin writes to drain.
  * @gated: origin writes held while the gate is closed.
@@ -89,6 +92,8 @@ struct shadow_origin {
 
 	spinlock_t cell_lock;
 	struct hlist_head cells[SHADOW_CELL_BUCKETS];
+	unsigned int nr_cells;
+	struct hlist_head readers;
 
 	spinlock_t gate_lock;
 	unsigned int gate_closed;
@@ -139,16 +144,19 @@ enum shadow_io_kind {
 #define SHADOW_IO_GATED		(1U << 2)	/* must pass the gate again */
 #define SHADOW_IO_RECORD_AFTER	(1U << 3)	/* commit the record at end_io */
 #define SHADOW_IO_WRITTEN	(1U << 4)	/* data written, record to commit */
+#define SHADOW_IO_READ_LOCK	(1U << 5)	/* the chunk lock is a read lock */
 
 /**
  * struct shadow_io - per-bio data of both targets.
  * @entry: on a work list or a chunk lock's wait list.
- * @cell_node: in o->cells while this bio holds the chunk lock.
- * @waiters: bios waiting for the chunk lock this bio holds.
+ * @cell_node: in o->cells while this bio holds a chunk's write lock, in
+ *	o->readers while it holds the read lock of @nr_chunks chunks.
+ * @waiters: bios waiting for the lock this bio holds.
  * @bio: the bio.
  * @o: the origin.
  * @sd: the snapshot device, NULL for origin bios.
- * @chunk: origin chunk the bio touches.
+ * @chunk: origin chunk the bio touches (the first, for a snapshot read).
+ * @nr_chunks: chunks read-locked from @chunk on.
  * @store_chunk: store chunk reserved for a copy.
  * @kind: enum shadow_io_kind.
  * @flags: SHADOW_IO_* bits.
@@ -166,6 +174,7 @@ struct shadow_io {
 	u8 kind;
 	u8 flags;
 	bool copy_error;
+	u32 nr_chunks;
 };
 
 int shadow_cow_init(struct shadow_origin *o, char **error);
