@@ -537,11 +537,31 @@ static u32 origin_run(struct shadow_origin *o, struct shadow_io *io, u32 nr,
 }
 
 /*
+ * How many of the @nr chunks from io->chunk on the snapshot reads from the
+ * store chunks @s, @s + 1, ... in turn (at least the first).
+ */
+static u32 store_run(struct shadow_origin *o, struct shadow_io *io, u32 nr,
+		     u32 s)
+{
+	struct shadow_store *store = o->store;
+	u32 epoch = io->sd->snap->epoch;
+	u32 i;
+
+	spin_lock(&store->lock);
+	for (i = 1; i < nr; i++)
+		if (shadow_store_lookup(store, io->chunk + i, epoch) != s + i)
+			break;
+	spin_unlock(&store->lock);
+	return i;
+}
+
+/*
  * A snapshot read: a run of chunks that all read the origin goes there in
- * one bio, under a read lock until it completes; a chunk in the store is
- * read alone.  The run is looked up under the read lock, so that a write
- * that preserved one of its chunks before is seen, and one that comes
- * after waits.
+ * one bio, under a read lock until it completes; a run of chunks held in
+ * consecutive store chunks goes to the store in one bio, without a lock.
+ * The origin run is looked up under the read lock, so that a write that
+ * preserved one of its chunks before is seen, and one that comes after
+ * waits.
  */
 static int snap_read(struct shadow_origin *o, struct shadow_io *io)
 {
@@ -552,8 +572,9 @@ static int snap_read(struct shadow_origin *o, struct shadow_io *io)
 	if (snap_bad(io->sd))
 		return DM_MAPIO_KILL;
 
+	last = min(last, o->nr_chunks - 1);
 	if (origin_run(o, io, 1, &s)) {
-		nr = min(last, o->nr_chunks - 1) - io->chunk + 1;
+		nr = last - io->chunk + 1;
 		if (!read_acquire(o, io, &nr))
 			return DM_MAPIO_SUBMITTED;
 		nr = origin_run(o, io, nr, &s);
@@ -565,7 +586,7 @@ static int snap_read(struct shadow_origin *o, struct shadow_io *io)
 		}
 		cell_release(o, io);
 	}
-	trim_to_chunks(o, io, 1);
+	trim_to_chunks(o, io, store_run(o, io, last - io->chunk + 1, s));
 	remap_to_store(o, bio, s);
 	return DM_MAPIO_REMAPPED;
 }
