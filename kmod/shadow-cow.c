@@ -528,12 +528,12 @@ static u32 origin_run(struct shadow_origin *o, struct shadow_io *io, u32 nr,
 
 	spin_lock(&store->lock);
 	*s = shadow_store_lookup(store, io->chunk, epoch);
-	for (i = 1; *s == SHADOW_NIL && i < nr; i++)
-		if (shadow_store_lookup(store, io->chunk + i, epoch) !=
-		    SHADOW_NIL)
-			break;
+	i = 0;
+	if (*s == SHADOW_NIL)
+		i = 1 + shadow_store_origin_run(store, io->chunk + 1, nr - 1,
+						epoch);
 	spin_unlock(&store->lock);
-	return *s == SHADOW_NIL ? i : 0;
+	return i;
 }
 
 /*

@@ -164,6 +164,27 @@ static inline u32 *hash_slot(struct shadow_store *store, u32 chunk)
 	return &store->hash[hash_32(chunk, 32) & store->hash_mask];
 }
 
+/*
+ * The filter: one bit for each hash of a group of FILTER_CHUNKS origin
+ * chunks, set when a record of a chunk of the group is linked.  A clear
+ * bit means that no chunk of the group has a record, so lookups in runs
+ * of chunks that were never preserved skip the hash chains.  Bits are not
+ * cleared while the store is open: a stale one costs a lookup, nothing
+ * more.
+ */
+#define FILTER_SHIFT	6
+#define FILTER_CHUNKS	(1U << FILTER_SHIFT)
+
+static inline u32 filter_bit(struct shadow_store *store, u32 chunk)
+{
+	return hash_32(chunk >> FILTER_SHIFT, 32) & store->filter_mask;
+}
+
+static inline bool filter_maybe(struct shadow_store *store, u32 chunk)
+{
+	return test_bit(filter_bit(store, chunk), store->filter);
+}
+
 static bool rec_is_private(struct shadow_rec *r)
 {
 	return r->hi & SHADOW_REC_PRIVATE;
@@ -174,6 +195,8 @@ static u32 last_hi_below(struct shadow_store *store, u32 chunk, u32 below)
 {
 	u32 x, best = 0;
 
+	if (!filter_maybe(store, chunk))
+		return 0;
 	for (x = *hash_slot(store, chunk); x != SHADOW_NIL;
 	     x = store->rec[x].hash_next) {
 		struct shadow_rec *r = store->rec + x;
@@ -201,6 +224,8 @@ u32 shadow_store_lookup(struct shadow_store *store, u32 chunk, u32 epoch)
 {
 	u32 x, best = SHADOW_NIL, best_hi = U32_MAX;
 
+	if (!filter_maybe(store, chunk))
+		return SHADOW_NIL;
 	for (x = *hash_slot(store, chunk); x != SHADOW_NIL;
 	     x = store->rec[x].hash_next) {
 		struct shadow_rec *r = store->rec + x;
@@ -218,6 +243,39 @@ u32 shadow_store_lookup(struct shadow_store *store, u32 chunk, u32 epoch)
 		}
 	}
 	return best;
+}
+
+/**
+ * shadow_store_origin_run() - how far snapshot @epoch reads the origin
+ * @store: the store
+ * @chunk: first origin chunk
+ * @nr: number of chunks to look at
+ * @epoch: snapshot epoch
+ *
+ * Groups of chunks that the filter shows without a record are passed over
+ * whole.  Caller holds store->lock.
+ *
+ * Return: n <= @nr such that snapshot @epoch reads chunks @chunk to
+ * @chunk + n - 1 from the origin, and chunk @chunk + n (if n < @nr) from
+ * the store.
+ */
+u32 shadow_store_origin_run(struct shadow_store *store, u32 chunk, u32 nr,
+			    u32 epoch)
+{
+	u32 i = 0;
+
+	while (i < nr) {
+		u32 c = chunk + i;
+
+		if (!filter_maybe(store, c)) {
+			i += FILTER_CHUNKS - (c & (FILTER_CHUNKS - 1));
+			continue;
+		}
+		if (shadow_store_lookup(store, c, epoch) != SHADOW_NIL)
+			return i;
+		i++;
+	}
+	return nr;
 }
 
 /**
@@ -261,6 +319,7 @@ static void rec_link(struct shadow_store *store, u32 x, u32 chunk, u32 hi,
 	r->hi = hi;
 	r->hash_next = *slot;
 	*slot = x;
+	__set_bit(filter_bit(store, chunk), store->filter);
 	r->list_next = *list_head;
 	*list_head = x;
 	store->nr_records++;
@@ -833,8 +892,13 @@ static int store_alloc_index(struct shadow_store *store, char **error)
 	store->rec = kvcalloc(n, sizeof(*store->rec), GFP_KERNEL);
 	store->hash = kvmalloc_array(nr_hash, sizeof(u32), GFP_KERNEL);
 	store->used = kvcalloc(BITS_TO_LONGS(n), sizeof(long), GFP_KERNEL);
+	/* as many filter bits as hash slots: 1/32 byte per data chunk */
+	store->filter_mask = nr_hash - 1;
+	store->filter = kvcalloc(BITS_TO_LONGS(nr_hash), sizeof(long),
+				 GFP_KERNEL);
 	store->jbuf = vmalloc(STAGE_BLOCKS * SHADOW_BLOCK_SIZE);
-	if (!store->rec || !store->hash || !store->used || !store->jbuf) {
+	if (!store->rec || !store->hash || !store->used || !store->filter ||
+	    !store->jbuf) {
 		*error = "Cannot allocate store index";
 		return -ENOMEM;
 	}
@@ -1107,6 +1171,7 @@ void shadow_store_close(struct shadow_store *store)
 	xa_destroy(&store->snap_xa);
 	vfree(store->jbuf);
 	kvfree(store->used);
+	kvfree(store->filter);
 	kvfree(store->hash);
 	kvfree(store->rec);
 	if (store->io_client)

@@ -105,6 +105,8 @@ struct shadow_store {
 	struct shadow_rec *rec;
 	u32 *hash;
 	u32 hash_mask;
+	unsigned long *filter;
+	u32 filter_mask;
 	unsigned long *used;
 	u32 nr_used;
 	u32 nr_records;
@@ -130,6 +132,8 @@ void shadow_store_close(struct shadow_store *store);
 
 /* Index queries: caller holds store->lock. */
 u32 shadow_store_lookup(struct shadow_store *store, u32 chunk, u32 epoch);
+u32 shadow_store_origin_run(struct shadow_store *store, u32 chunk, u32 nr,
+			    u32 epoch);
 bool shadow_store_needs_copy(struct shadow_store *store, u32 chunk);
 u32 shadow_store_last_hi(struct shadow_store *store, u32 chunk);
 
