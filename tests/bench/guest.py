@@ -162,6 +162,35 @@ def _fio_run(args, ddir):
             "runtime_ms": d["runtime"]}
 
 
+def paired(dev, off, ref, ref_off, rw, bs, size, iodepth, rounds):
+    """The same fio job on DEV at OFF and on the bare disk REF at REF_OFF,
+    one second each, in turns (ABBA) for ROUNDS rounds.  The ratio of the
+    two totals is taken between runs seconds apart, so it does not follow
+    the drift of the emulated machine over the minutes between systems.
+    Returns the totals of DEV and of REF."""
+    tot = {dev: [0, 0, 0], ref: [0, 0, 0]}
+    for k in range(rounds):
+        order = [(dev, off), (ref, ref_off)]
+        for d, o in order if k % 2 == 0 else order[::-1]:
+            f = fio(d, rw, bs, o, size, iodepth, 1, True)
+            t = tot[d]
+            t[0] += f["ios"]
+            t[1] += f["bytes"]
+            t[2] += f["runtime_ms"]
+    out = []
+    for d in (dev, ref):
+        ios, nbytes, ms = tot[d]
+        ms = max(ms, 1)
+        out.append({"iops": ios * 1000.0 / ms, "ios": ios, "bytes": nbytes,
+                    "bw_bytes": nbytes * 1000.0 / ms, "runtime_ms": ms})
+    return out[0], out[1]
+
+
+def disk_fields(value, disk):
+    return {"disk": round(disk, 3),
+            "to_disk": round(value / disk, 4) if disk else None}
+
+
 def first_write(dev, region_off, region_len, chunk, runtime, tmpdir):
     """4 KiB writes, one to each chunk of the region, in random order, at
     queue depth 16: every write is the first to its chunk since the newest
@@ -475,6 +504,16 @@ CLASSES = {"linear": Linear, "shadow": Shadow, "snapshot": Snapshot,
            "thin": Thin}
 
 
+def set_write_cache(mode):
+    """"write through" makes the block layer drop flushes and FUA to the
+    disks, as for a disk without a volatile cache (or one with power-loss
+    protection); "write back" is what virtio reports for cache=unsafe."""
+    for dev in (ORIGIN, STOREDISK, METADISK):
+        name = os.path.basename(dev)
+        with open("/sys/block/%s/queue/write_cache" % name, "w") as f:
+            f.write(mode)
+
+
 def fresh_disks():
     """Every system starts on empty store and metadata disks."""
     dmctl.discard(STOREDISK)
@@ -496,6 +535,10 @@ class Bench:
         self.unch = base + r         # never written: unchanged reads
         self.seq = base + 2 * r      # sequential first writes
         self.length = self.seq + cfg["seq"]
+        # on the bare ORIGIN disk, beyond every system's device: the
+        # reference overwrite region of paired()
+        self.ref = self.length
+        self.prefill_len = self.ref + r
 
     def point(self, sysname, chunk, figure, value, unit, **kw):
         self.res.add(system=sysname, chunk_kib=chunk // 1024, figure=figure,
@@ -544,11 +587,14 @@ class Bench:
         cfg = self.cfg
         rt = cfg["runtime"]
         r = cfg["region"]
-        # overwrite of chunks already preserved since the newest snapshot
+        # overwrite of chunks already preserved since the newest snapshot,
+        # in turns with the same job on a region of the bare disk
         write_direct(s.dev, self.ow, r)
-        f = fio(s.dev, "randwrite", 4096, self.ow, r, 16, rt, True)
+        f, d = paired(s.dev, self.ow, ORIGIN, self.ref, "randwrite", 4096,
+                      r, 16, rt)
         self.point(sysname, chunk, "overwrite_iops", f["iops"], "IOPS",
-                   snapshots=n, ios=f["ios"], runtime_ms=f["runtime_ms"])
+                   snapshots=n, ios=f["ios"], runtime_ms=f["runtime_ms"],
+                   **disk_fields(f["iops"], d["iops"]))
         # sequential first writes, 1 MiB at queue depth 4
         f = fio(s.dev, "write", MiB, self.seq, cfg["seq"], 4, rt)
         self.point(sysname, chunk, "seq_write_mibps", f["bw_bytes"] / MiB,
@@ -559,10 +605,14 @@ class Bench:
         try:
             for fig, off in (("snap_read_unchanged_mibps", self.unch),
                              ("snap_read_changed_mibps", self.ow)):
-                f = fio(dev, "read", MiB, off, r, 4, rt)
+                # the range over and over, in turns with the same range
+                # of the bare origin disk
+                f, d = paired(dev, off, ORIGIN, off, "read", MiB, r, 4, rt)
                 self.point(sysname, chunk, fig, f["bw_bytes"] / MiB, "MiB/s",
                            snapshots=n, bytes=f["bytes"],
-                           runtime_ms=f["runtime_ms"])
+                           runtime_ms=f["runtime_ms"],
+                           **disk_fields(f["bw_bytes"] / MiB,
+                                         d["bw_bytes"] / MiB))
         finally:
             if sysname != "linear":
                 s.close_snap()
@@ -937,8 +987,19 @@ def main():
                     help="preserved MiB for the memory figure, overrides")
     ap.add_argument("--budget", type=int, default=0,
                     help="seconds; skip what would start after that")
+    ap.add_argument("--reps", type=int,
+                    help="regions per first-write point, overrides")
+    ap.add_argument("--write-cache", choices=["write back", "write through"],
+                    help="set every disk's queue/write_cache first")
     a = ap.parse_args()
     cfg = dict(QUICK if a.quick else FULL)
+    if a.reps:
+        if a.reps < 1:
+            ap.error("--reps must be at least 1")
+        cfg["reps"] = a.reps
+    if a.write_cache:
+        cfg["write_cache"] = a.write_cache
+        set_write_cache(a.write_cache)
     if a.chunks:
         cfg["chunks_kib"] = [int(c) for c in a.chunks.split(",")]
     if a.mem_mib:
@@ -968,8 +1029,8 @@ def main():
     b = Bench(cfg, res, tmp, t0 + a.budget if a.budget else float("inf"))
     phases = a.phases.split(",")
     if "ladder" in phases:
-        log("prefill origin (%d MiB)" % (b.length // MiB))
-        prefill(b.length)
+        log("prefill origin (%d MiB)" % (b.prefill_len // MiB))
+        prefill(b.prefill_len)
     b.run(systems, phases)
     res.data["meta"]["elapsed_s"] = round(time.monotonic() - t0, 1)
     res.save()
