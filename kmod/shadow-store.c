@@ -209,23 +209,11 @@ static u32 last_hi_below(struct shadow_store *store, u32 chunk, u32 below)
 	return best;
 }
 
-/**
- * shadow_store_lookup() - where snapshot @epoch reads @chunk from
- * @store: the store
- * @chunk: origin chunk
- * @epoch: snapshot epoch
- *
- * Caller holds store->lock.
- *
- * Return: the store chunk holding the content, or SHADOW_NIL when the
- * snapshot reads the origin.
- */
-u32 shadow_store_lookup(struct shadow_store *store, u32 chunk, u32 epoch)
+/* Where snapshot @epoch reads @chunk from, by the hash chain alone. */
+static u32 lookup_chain(struct shadow_store *store, u32 chunk, u32 epoch)
 {
 	u32 x, best = SHADOW_NIL, best_hi = U32_MAX;
 
-	if (!filter_maybe(store, chunk))
-		return SHADOW_NIL;
 	for (x = *hash_slot(store, chunk); x != SHADOW_NIL;
 	     x = store->rec[x].hash_next) {
 		struct shadow_rec *r = store->rec + x;
@@ -243,6 +231,24 @@ u32 shadow_store_lookup(struct shadow_store *store, u32 chunk, u32 epoch)
 		}
 	}
 	return best;
+}
+
+/**
+ * shadow_store_lookup() - where snapshot @epoch reads @chunk from
+ * @store: the store
+ * @chunk: origin chunk
+ * @epoch: snapshot epoch
+ *
+ * Caller holds store->lock.
+ *
+ * Return: the store chunk holding the content, or SHADOW_NIL when the
+ * snapshot reads the origin.
+ */
+u32 shadow_store_lookup(struct shadow_store *store, u32 chunk, u32 epoch)
+{
+	if (!filter_maybe(store, chunk))
+		return SHADOW_NIL;
+	return lookup_chain(store, chunk, epoch);
 }
 
 /**
@@ -271,7 +277,7 @@ u32 shadow_store_origin_run(struct shadow_store *store, u32 chunk, u32 nr,
 			i += FILTER_CHUNKS - (c & (FILTER_CHUNKS - 1));
 			continue;
 		}
-		if (shadow_store_lookup(store, c, epoch) != SHADOW_NIL)
+		if (lookup_chain(store, c, epoch) != SHADOW_NIL)
 			return i;
 		i++;
 	}
