@@ -993,7 +993,7 @@ def main():
                     help="set every disk's queue/write_cache first")
     a = ap.parse_args()
     cfg = dict(QUICK if a.quick else FULL)
-    if a.reps:
+    if a.reps is not None:
         if a.reps < 1:
             ap.error("--reps must be at least 1")
         cfg["reps"] = a.reps
