@@ -970,6 +970,41 @@ def leftover_devices():
                   if any(n.startswith(o) for o in order) else 99)
 
 
+def dev_bytes(dev):
+    p = subprocess.run(["blockdev", "--getsize64", dev],
+                       stdout=subprocess.PIPE, text=True, check=True)
+    return int(p.stdout)
+
+
+def fit_ladder(cfg, systems):
+    """Size the stores, the pool and the COW devices of the ladder for what
+    it writes (more regions with --reps write more), and check that the
+    disks hold them.  Returns an error message, or None."""
+    r = cfg["region"]
+    nfw = len(cfg["ladder"]) * cfg["reps"]
+    # the first-write regions, the overwrite region, the sequential one;
+    # the unchanged-read region is never written
+    written = (nfw + 1) * r + cfg["seq"]
+    need = (written * 17 // 16 + 64 * MiB + MiB - 1) // MiB * MiB
+    for k in ("store_len", "pool_len", "cow_len"):
+        cfg[k] = max(cfg[k], need)
+    prefill_len = (nfw + 3) * r + cfg["seq"]
+    if dev_bytes(ORIGIN) < prefill_len:
+        return ("the origin disk holds %d MiB, the ladder needs %d MiB" %
+                (dev_bytes(ORIGIN) // MiB, prefill_len // MiB))
+    store_disk = dev_bytes(STOREDISK)
+    want = {"shadow": cfg["store_len"], "thin": cfg["pool_len"],
+            # one COW device per snapshot: the ladder's and the pauses'
+            "snapshot": cfg["cow_len"] * (max(cfg["ladder"]) +
+                                          cfg["pause_reps"])}
+    for sysname in systems:
+        if sysname in want and store_disk < want[sysname]:
+            return ("the store disk holds %d MiB, %s needs %d MiB for "
+                    "the ladder" % (store_disk // MiB, sysname,
+                                    want[sysname] // MiB))
+    return None
+
+
 def prefill(length):
     """Give the origin real data where the benchmark reads it."""
     write_direct(ORIGIN, 0, length)
@@ -1005,6 +1040,11 @@ def main():
     if a.mem_mib:
         cfg["mem_bytes"] = {c: a.mem_mib * MiB for c in cfg["chunks_kib"]}
     systems = a.systems.split(",")
+    if "ladder" in a.phases.split(","):
+        why = fit_ladder(cfg, systems)
+        if why:
+            sys.exit("guest.py: %s; use fewer --reps, or larger disks" %
+                     why)
     subprocess.run(["modprobe", "-a", "dm-snapshot", "dm-thin-pool"],
                    check=False)
     uname = os.uname()
