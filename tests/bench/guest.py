@@ -65,8 +65,13 @@ SYSTEMS = ["linear", "shadow", "snapshot", "thin"]
 PAUSE_ORIGINS = 4
 PAUSE_SLICE = 64 * MiB
 PAUSE_STORE = 128 * MiB
-PAUSE_COW = 16 * MiB
+# as large as the slice: under write load a COW device must not overflow
+PAUSE_COW = PAUSE_SLICE + 16 * MiB
 PAUSE_CHUNK = 64 * 1024
+# the cuts are also timed with writes under way: 4 KiB random writes to
+# every origin at this rate each (queue depth 4), well below what the
+# emulated disks take
+PAUSE_LOAD_IOPS = 100
 
 
 _t0 = time.monotonic()
@@ -160,6 +165,37 @@ def _fio_run(args, ddir):
     return {"iops": d["iops"], "bw_bytes": d["bw_bytes"],
             "ios": d["total_ios"], "bytes": d["io_bytes"],
             "runtime_ms": d["runtime"]}
+
+
+def fio_background(devs, iops):
+    """Start 4 KiB random writes to each of DEVS at IOPS each, until
+    stopped with fio_stop()."""
+    procs = []
+    for dev in devs:
+        procs.append(subprocess.Popen(
+            ["fio", "--name=load", "--filename=" + dev, "--ioengine=libaio",
+             "--direct=1", "--iodepth=4", "--bs=4096", "--rw=randwrite",
+             "--rate_iops=%d" % iops, "--time_based", "--runtime=36000",
+             "--norandommap", "--randrepeat=0", "--output=/dev/null"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    return procs
+
+
+def fio_stop(procs):
+    """Stop fio_background()'s writers; raise if one had failed."""
+    failed = [p for p in procs if p.poll() is not None]
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if failed:
+        raise RuntimeError("background fio ended early: %s" %
+                           failed[0].stderr.read().decode(errors="replace"))
 
 
 def paired(dev, off, ref, ref_off, rw, bs, size, iodepth, rounds):
@@ -771,7 +807,9 @@ class Bench:
         snapshot device (COW devices made beforehand), resume every origin.
         dm-thin: 4 thin devices of one pool; suspend them all, one
         create_snap per device, resume them all.  For those two the pause
-        is the wall time from the first suspend to the last resume."""
+        is the wall time from the first suspend to the last resume.
+        Then the same cuts again (without the freeze flag) with 4 KiB
+        random writes under way on every origin, PAUSE_LOAD_IOPS each."""
         cfg = self.cfg
         chunk = PAUSE_CHUNK
         cs = sectors(chunk)
@@ -786,13 +824,16 @@ class Bench:
                               else (None,))]
         times = {v: [] for v in variants}
         walls = {v: [] for v in variants}
+        for n in (1, PAUSE_ORIGINS):
+            times[(n, "load")] = []
+            walls[(n, "load")] = []
         try:
             if sysname == "shadow":
-                cut, undo = self._shadow_group(g, lin, cs)
+                cut, undo, devs = self._shadow_group(g, lin, cs)
             elif sysname == "snapshot":
-                cut, undo = self._snapshot_group(g, lin, cs)
+                cut, undo, devs = self._snapshot_group(g, lin, cs)
             else:
-                cut, undo = self._thin_group(g, lin, cs)
+                cut, undo, devs = self._thin_group(g, lin, cs)
             cut(1, False)           # warm-up, not counted
             undo()
             # interleaved, so that drift in the guest hits every variant
@@ -802,12 +843,29 @@ class Bench:
                     undo()
                     times[(n, f)].append(pause * 1000)
                     walls[(n, f)].append(wall * 1000)
+            # under write load: the same cuts, no freeze
+            load = fio_background(devs, PAUSE_LOAD_IOPS)
+            try:
+                time.sleep(2)
+                for _ in range(reps):
+                    for n in (1, PAUSE_ORIGINS):
+                        pause, wall = cut(n, False)
+                        undo()
+                        times[(n, "load")].append(pause * 1000)
+                        walls[(n, "load")].append(wall * 1000)
+            finally:
+                fio_stop(load)
         finally:
             g.teardown()
-        for n, f in variants:
+        for n, f in variants + [(1, "load"), (PAUSE_ORIGINS, "load")]:
             t = sorted(times[(n, f)])
             w = sorted(walls[(n, f)])
-            kw = {} if f is None else {"freeze": f}
+            if f == "load":
+                kw = {"load_iops": PAUSE_LOAD_IOPS}
+                if sysname == "shadow":
+                    kw["freeze"] = False
+            else:
+                kw = {} if f is None else {"freeze": f}
             self.point(sysname, chunk, "group_pause_ms", t[len(t) // 2],
                        "ms", origins=n, wall_ms=round(w[len(w) // 2], 3),
                        all_ms=[round(x, 3) for x in t],
@@ -836,7 +894,8 @@ class Bench:
         def undo():
             while live:
                 nl.delete(*live.pop())
-        return cut, undo
+        devs = ["/dev/mapper/bvol%d" % i for i in range(len(lin))]
+        return cut, undo, devs
 
     def _snapshot_group(self, g, lin, cs):
         for i, dev in enumerate(lin):
@@ -879,13 +938,16 @@ class Bench:
                 finally:
                     dmctl.resume("borig%d" % i)
                 g.rm("bcow%d_%d" % (i, k))
-        return cut, undo
+        devs = ["/dev/mapper/borig%d" % i for i in range(len(lin))]
+        return cut, undo, devs
 
     def _thin_group(self, g, lin, cs):
         meta = g.mk("bmeta", 64 * MiB, "linear", METADISK + " 0")
-        data = g.mk("bdata", PAUSE_STORE, "linear", STOREDISK + " 0")
-        g.mk("bpool", PAUSE_STORE, "thin-pool", "%s %s %d 1" %
-             (meta, data, cs))
+        # room for every origin written whole, and as much again for the
+        # blocks a live snapshot keeps under write load
+        pool = 2 * PAUSE_ORIGINS * PAUSE_SLICE
+        data = g.mk("bdata", pool, "linear", STOREDISK + " 0")
+        g.mk("bpool", pool, "thin-pool", "%s %s %d 1" % (meta, data, cs))
         for i, dev in enumerate(lin):
             dmctl.message("bpool", "create_thin %d" % i)
             g.mk("bthin%d" % i, PAUSE_SLICE, "thin",
@@ -912,7 +974,8 @@ class Bench:
         def undo():
             while live:
                 dmctl.message("bpool", "delete %d" % live.pop())
-        return cut, undo
+        devs = ["/dev/mapper/bthin%d" % i for i in range(len(lin))]
+        return cut, undo, devs
 
     def over_time(self, what):
         if time.monotonic() > self.deadline:

@@ -187,12 +187,14 @@ def again(q):
     return {"value": later[len(later) // 2], "activations": len(later)}
 
 
-def group_points(P, system, origins, freeze=None):
+def group_points(P, system, origins, freeze=None, load=False):
     """The group pause point of SYSTEM for ORIGINS origins (dm-shadow:
-    with or without the freeze flag), the first run's when several."""
+    with or without the freeze flag; idle origins, or with LOAD, under
+    write load), the first run's when several."""
     for q in P.p:
         if (q["system"] == system and q["figure"] == "group_pause_ms" and
-                q.get("origins") == origins and q.get("freeze") == freeze):
+                q.get("origins") == origins and q.get("freeze") == freeze
+                and bool(q.get("load_iops")) == load):
             return q
     return None
 
@@ -218,16 +220,27 @@ def group_table(P):
              "%-44s %7s %9s %7s %9s %8s" %
              ("system", "origins", "pause", "wall", "/snapshot",
               "wall/sn")]
-    for n in origins:
-        ref = group_points(P, "snapshot", n)
-        for sy, fr, title in GROUP_ROWS:
-            q = group_points(P, sy, n, fr)
-            if q is None:
-                continue
-            lines.append("%-44s %7d %9s %7s %9s %8s" % (
-                title, n, fmtv(q["value"]), fmtv(q.get("wall_ms")),
-                fmt(ratio(q["value"], ref and ref["value"])),
-                fmt(ratio(q.get("wall_ms"), ref and ref["value"]))))
+    for load in (False, True):
+        rates = {q["load_iops"] for q in P.p
+                 if q["figure"] == "group_pause_ms" and q.get("load_iops")}
+        if load and not rates:
+            continue
+        if load:
+            lines.append("under write load: 4 KiB random writes to every "
+                         "origin, %s IOPS each, queue depth 4" %
+                         "/".join(str(r) for r in sorted(rates)))
+        for n in origins:
+            ref = group_points(P, "snapshot", n, load=load)
+            for sy, fr, title in GROUP_ROWS:
+                if load and fr:
+                    continue
+                q = group_points(P, sy, n, fr, load)
+                if q is None:
+                    continue
+                lines.append("%-44s %7d %9s %7s %9s %8s" % (
+                    title, n, fmtv(q["value"]), fmtv(q.get("wall_ms")),
+                    fmt(ratio(q["value"], ref and ref["value"])),
+                    fmt(ratio(q.get("wall_ms"), ref and ref["value"]))))
     lines.append("  (dm-shadow's pause: the kernel's SHADOW_A_PAUSE_US; its "
                  "wall: the netlink request; the others: first suspend to "
                  "last resume)")
