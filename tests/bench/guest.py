@@ -557,12 +557,10 @@ def fresh_disks():
 
 
 # ---------------------------------------------------------------- phases
-class Bench:
-    def __init__(self, cfg, res, tmpdir, deadline):
-        self.cfg = cfg
-        self.res = res
-        self.tmp = tmpdir
-        self.deadline = deadline
+class Layout:
+    """Where the ladder writes and reads on the origin (byte offsets)."""
+
+    def __init__(self, cfg):
         r = cfg["region"]
         nfw = len(cfg["ladder"]) * cfg["reps"]
         self.fw_regions = [i * r for i in range(nfw)]
@@ -571,10 +569,22 @@ class Bench:
         self.unch = base + r         # never written: unchanged reads
         self.seq = base + 2 * r      # sequential first writes
         self.length = self.seq + cfg["seq"]
+        # what a system's device takes in its store: every region but the
+        # unchanged one
+        self.written = self.length - r
         # on the bare ORIGIN disk, beyond every system's device: the
         # reference overwrite region of paired()
         self.ref = self.length
         self.prefill_len = self.ref + r
+
+
+class Bench(Layout):
+    def __init__(self, cfg, res, tmpdir, deadline):
+        super().__init__(cfg)
+        self.cfg = cfg
+        self.res = res
+        self.tmp = tmpdir
+        self.deadline = deadline
 
     def point(self, sysname, chunk, figure, value, unit, **kw):
         self.res.add(system=sysname, chunk_kib=chunk // 1024, figure=figure,
@@ -822,11 +832,20 @@ class Bench:
         variants = [(n, f) for n in (1, PAUSE_ORIGINS)
                     for f in ((False, True) if sysname == "shadow"
                               else (None,))]
-        times = {v: [] for v in variants}
-        walls = {v: [] for v in variants}
-        for n in (1, PAUSE_ORIGINS):
-            times[(n, "load")] = []
-            walls[(n, "load")] = []
+        # under write load: the same cuts, no freeze
+        loaded = [(n, "load") for n in (1, PAUSE_ORIGINS)]
+        times = {v: [] for v in variants + loaded}
+        walls = {v: [] for v in variants + loaded}
+
+        def rounds(vs):
+            # interleaved, so that drift in the guest hits every variant
+            for _ in range(reps):
+                for n, f in vs:
+                    pause, wall = cut(n, f is True)
+                    undo()
+                    times[(n, f)].append(pause * 1000)
+                    walls[(n, f)].append(wall * 1000)
+
         try:
             if sysname == "shadow":
                 cut, undo, devs = self._shadow_group(g, lin, cs)
@@ -836,28 +855,16 @@ class Bench:
                 cut, undo, devs = self._thin_group(g, lin, cs)
             cut(1, False)           # warm-up, not counted
             undo()
-            # interleaved, so that drift in the guest hits every variant
-            for _ in range(reps):
-                for n, f in variants:
-                    pause, wall = cut(n, f)
-                    undo()
-                    times[(n, f)].append(pause * 1000)
-                    walls[(n, f)].append(wall * 1000)
-            # under write load: the same cuts, no freeze
+            rounds(variants)
             load = fio_background(devs, PAUSE_LOAD_IOPS)
             try:
                 time.sleep(2)
-                for _ in range(reps):
-                    for n in (1, PAUSE_ORIGINS):
-                        pause, wall = cut(n, False)
-                        undo()
-                        times[(n, "load")].append(pause * 1000)
-                        walls[(n, "load")].append(wall * 1000)
+                rounds(loaded)
             finally:
                 fio_stop(load)
         finally:
             g.teardown()
-        for n, f in variants + [(1, "load"), (PAUSE_ORIGINS, "load")]:
+        for n, f in variants + loaded:
             t = sorted(times[(n, f)])
             w = sorted(walls[(n, f)])
             if f == "load":
@@ -1043,18 +1050,14 @@ def fit_ladder(cfg, systems):
     """Size the stores, the pool and the COW devices of the ladder for what
     it writes (more regions with --reps write more), and check that the
     disks hold them.  Returns an error message, or None."""
-    r = cfg["region"]
-    nfw = len(cfg["ladder"]) * cfg["reps"]
-    # the first-write regions, the overwrite region, the sequential one;
-    # the unchanged-read region is never written
-    written = (nfw + 1) * r + cfg["seq"]
-    need = (written * 17 // 16 + 64 * MiB + MiB - 1) // MiB * MiB
+    lay = Layout(cfg)
+    need = (lay.written * 17 // 16 + 64 * MiB + MiB - 1) // MiB * MiB
     for k in ("store_len", "pool_len", "cow_len"):
         cfg[k] = max(cfg[k], need)
-    prefill_len = (nfw + 3) * r + cfg["seq"]
-    if dev_bytes(ORIGIN) < prefill_len:
+    origin_disk = dev_bytes(ORIGIN)
+    if origin_disk < lay.prefill_len:
         return ("the origin disk holds %d MiB, the ladder needs %d MiB" %
-                (dev_bytes(ORIGIN) // MiB, prefill_len // MiB))
+                (origin_disk // MiB, lay.prefill_len // MiB))
     store_disk = dev_bytes(STOREDISK)
     want = {"shadow": cfg["store_len"], "thin": cfg["pool_len"],
             # one COW device per snapshot: the ladder's and the pauses'

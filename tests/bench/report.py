@@ -220,9 +220,9 @@ def group_table(P):
              "%-44s %7s %9s %7s %9s %8s" %
              ("system", "origins", "pause", "wall", "/snapshot",
               "wall/sn")]
+    rates = {q["load_iops"] for q in P.p
+             if q["figure"] == "group_pause_ms" and q.get("load_iops")}
     for load in (False, True):
-        rates = {q["load_iops"] for q in P.p
-                 if q["figure"] == "group_pause_ms" and q.get("load_iops")}
         if load and not rates:
             continue
         if load:
