@@ -1097,7 +1097,8 @@ int shadow_cow_init(struct shadow_origin *o, char **error)
 		*error = "Cannot allocate preserved bitmap";
 		return -ENOMEM;
 	}
-	o->wq = alloc_workqueue("dm-" DM_MSG_PREFIX, WQ_MEM_RECLAIM, 0);
+	o->wq = alloc_workqueue("dm-" DM_MSG_PREFIX,
+				WQ_MEM_RECLAIM | SHADOW_WQ_PERCPU, 0);
 	if (!o->wq) {
 		*error = "Cannot allocate workqueue";
 		goto bad_wq;

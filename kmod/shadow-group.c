@@ -4,8 +4,8 @@
  * cut at one instant, optionally with the filesystems on them frozen by
  * the kernel around the cut.
  *
- * The filesystems are frozen in parallel, each by a work item, because
- * freeze_bdev() cannot be interrupted: when the time bound runs out the
+ * The filesystems are frozen in parallel, each by a work item, because a
+ * filesystem freeze cannot be interrupted: when the time bound runs out the
  * request gives up on the freezes still running, and each of them thaws
  * its filesystem itself as soon as its freeze returns.  Nothing is left
  * frozen, whatever happens to the caller.
@@ -29,11 +29,11 @@ struct group_ctx;
 
 /**
  * struct group_freeze - the freeze of one origin's filesystem.
- * @work: runs freeze_bdev().
+ * @work: runs shadow_bdev_freeze().
  * @g: the group.
  * @md: the origin's mapped device, held until the group is freed.
- * @error: what freeze_bdev() returned.
- * @done: freeze_bdev() returned.
+ * @error: what shadow_bdev_freeze() returned.
+ * @done: shadow_bdev_freeze() returned.
  * @frozen: frozen by us and to be thawed by the request.
  */
 struct group_freeze {
@@ -89,7 +89,7 @@ static void freeze_work(struct work_struct *work)
 	bool thaw = false;
 	int r;
 
-	r = freeze_bdev(md_bdev(f->md));
+	r = shadow_bdev_freeze(md_bdev(f->md));
 	spin_lock(&g->lock);
 	f->error = r;
 	f->done = true;
@@ -101,7 +101,7 @@ static void freeze_work(struct work_struct *work)
 	spin_unlock(&g->lock);
 	wake_up(&g->wq);
 	if (thaw)
-		thaw_bdev(md_bdev(f->md));
+		shadow_bdev_thaw(md_bdev(f->md));
 	group_put(g);
 }
 
@@ -160,7 +160,7 @@ static void group_thaw(struct group_ctx *g)
 	/* @frozen cannot change once @abandoned is set */
 	for (i = 0; i < g->nr; i++)
 		if (g->f[i].frozen)
-			thaw_bdev(md_bdev(g->f[i].md));
+			shadow_bdev_thaw(md_bdev(g->f[i].md));
 	group_put(g);
 }
 

@@ -668,16 +668,16 @@ out:
  */
 static int nl_snap_dump_first(struct netlink_callback *cb)
 {
-	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct nlattr **attrs = shadow_dump_attrs(cb);
 	struct mapped_device *md;
 	struct shadow_origin *o;
 
-	if (info->attrs[SHADOW_A_SNAP_ID]) {
+	if (attrs[SHADOW_A_SNAP_ID]) {
 		NL_SET_ERR_MSG(cb->extack,
 			       "A dump lists every snapshot: drop SHADOW_A_SNAP_ID");
 		return -EINVAL;
 	}
-	o = nl_origin(info->attrs[SHADOW_A_ORIGIN], cb->extack, &md);
+	o = nl_origin(attrs[SHADOW_A_ORIGIN], cb->extack, &md);
 	if (IS_ERR(o))
 		return PTR_ERR(o);
 	cb->args[0] = (long)o;
@@ -753,7 +753,7 @@ struct diff_state {
 
 static int nl_diff_first(struct netlink_callback *cb)
 {
-	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct nlattr **attrs = shadow_dump_attrs(cb);
 	struct netlink_ext_ack *extack = cb->extack;
 	struct shadow_snap *from, *to = NULL;
 	struct shadow_store *store;
@@ -761,16 +761,16 @@ static int nl_diff_first(struct netlink_callback *cb)
 	u32 from_id, to_id = 0;
 	int r;
 
-	if (!info->attrs[SHADOW_A_SNAP_ID]) {
+	if (!attrs[SHADOW_A_SNAP_ID]) {
 		NL_SET_ERR_MSG(extack, "Missing snapshot (SHADOW_A_SNAP_ID)");
 		return -EINVAL;
 	}
-	from_id = nla_get_u32(info->attrs[SHADOW_A_SNAP_ID]);
-	if (info->attrs[SHADOW_A_SNAP_ID_TO]) {
-		to_id = nla_get_u32(info->attrs[SHADOW_A_SNAP_ID_TO]);
+	from_id = nla_get_u32(attrs[SHADOW_A_SNAP_ID]);
+	if (attrs[SHADOW_A_SNAP_ID_TO]) {
+		to_id = nla_get_u32(attrs[SHADOW_A_SNAP_ID_TO]);
 		if (to_id <= from_id) {
 			NL_SET_ERR_MSG_ATTR(extack,
-					    info->attrs[SHADOW_A_SNAP_ID_TO],
+					    attrs[SHADOW_A_SNAP_ID_TO],
 					    "The second snapshot must be later than the first");
 			return -EINVAL;
 		}
@@ -779,7 +779,7 @@ static int nl_diff_first(struct netlink_callback *cb)
 	d = kzalloc(sizeof(*d), GFP_KERNEL);
 	if (!d)
 		return -ENOMEM;
-	d->o = nl_origin(info->attrs[SHADOW_A_ORIGIN], extack, &d->md);
+	d->o = nl_origin(attrs[SHADOW_A_ORIGIN], extack, &d->md);
 	if (IS_ERR(d->o)) {
 		r = PTR_ERR(d->o);
 		goto bad_origin;

@@ -26,6 +26,7 @@
 #include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
 
+#include "shadow-compat.h"
 #include "shadow-store.h"
 
 #define DM_MSG_PREFIX "shadow store"
@@ -60,7 +61,7 @@ static int store_io(struct shadow_store *store, blk_opf_t opf, void *buf,
 	if (opf & REQ_PREFLUSH && !nr_blocks)
 		where.count = 0;
 
-	r = dm_io(&req, 1, &where, &error_bits, IOPRIO_DEFAULT);
+	r = shadow_dm_io(&req, 1, &where, &error_bits);
 	if (!r && error_bits)
 		r = -EIO;
 	return r;

@@ -355,7 +355,7 @@ static void apply_policy(struct shadow_origin *o, struct origin_c *oc)
 static int origin_create(struct origin_c *oc, dev_t md_dev, char **error)
 {
 	struct dm_target *ti = oc->ti;
-	bool writable = dm_table_get_mode(ti->table) & FMODE_WRITE;
+	bool writable = dm_table_get_mode(ti->table) & SHADOW_MODE_WRITE;
 	struct shadow_origin *o;
 	sector_t nr_chunks;
 	int r;
@@ -708,7 +708,7 @@ static int parse_dev(const char *arg, dev_t *dev)
 	return lookup_bdev(arg, dev);
 }
 
-static int snap_get_dev(struct dm_target *ti, dev_t dev, fmode_t mode,
+static int snap_get_dev(struct dm_target *ti, dev_t dev, shadow_mode_t mode,
 			struct dm_dev **result)
 {
 	char name[24];
@@ -726,7 +726,7 @@ static int snap_get_dev(struct dm_target *ti, dev_t dev, fmode_t mode,
  */
 static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
-	bool table_rw = dm_table_get_mode(ti->table) & FMODE_WRITE;
+	bool table_rw = dm_table_get_mode(ti->table) & SHADOW_MODE_WRITE;
 	struct shadow_snapdev *sd;
 	struct shadow_origin *o;
 	dev_t md_dev;
@@ -769,10 +769,9 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Invalid origin device";
 		goto out_free;
 	}
-	sd->origin_md = blkdev_get_by_dev(md_dev, FMODE_READ, NULL);
-	if (IS_ERR(sd->origin_md)) {
+	r = shadow_bdev_open_read(md_dev, &sd->origin_md);
+	if (r) {
 		ti->error = "Error opening origin device";
-		r = PTR_ERR(sd->origin_md);
 		goto out_free;
 	}
 
@@ -798,14 +797,15 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		r = -EINVAL;
 		goto out_origin;
 	}
-	r = snap_get_dev(ti, o->origin_bdev->bd_dev, FMODE_READ,
+	r = snap_get_dev(ti, o->origin_bdev->bd_dev, SHADOW_MODE_READ,
 			 &sd->origin_dev);
 	if (r) {
 		ti->error = "Error opening device under the origin";
 		goto out_origin;
 	}
 	r = snap_get_dev(ti, o->store_dev,
-			 sd->writable ? FMODE_READ | FMODE_WRITE : FMODE_READ,
+			 sd->writable ? SHADOW_MODE_READ | SHADOW_MODE_WRITE :
+					 SHADOW_MODE_READ,
 			 &sd->store_dev);
 	if (r) {
 		ti->error = "Error opening store device";
@@ -832,7 +832,7 @@ out_origin_dev:
 out_origin:
 	origin_put(o);
 out_md:
-	blkdev_put(sd->origin_md, FMODE_READ);
+	shadow_bdev_close(&sd->origin_md);
 out_free:
 	kfree(sd);
 	return r;
@@ -846,7 +846,7 @@ static void snap_dtr(struct dm_target *ti)
 	dm_put_device(ti, sd->store_dev);
 	dm_put_device(ti, sd->origin_dev);
 	origin_put(sd->o);
-	blkdev_put(sd->origin_md, FMODE_READ);
+	shadow_bdev_close(&sd->origin_md);
 	kfree(sd);
 }
 
@@ -865,6 +865,7 @@ static void snap_status(struct dm_target *ti, status_type_t type,
 {
 	struct shadow_snapdev *sd = ti->private;
 	unsigned int sz = 0;
+	dev_t md_dev;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
@@ -873,9 +874,9 @@ static void snap_status(struct dm_target *ti, status_type_t type,
 		       "Invalid" : "valid");
 		break;
 	case STATUSTYPE_TABLE:
-		DMEMIT("%u:%u %u %s", MAJOR(sd->origin_md->bd_dev),
-		       MINOR(sd->origin_md->bd_dev), sd->snap->epoch,
-		       sd->writable ? "rw" : "ro");
+		md_dev = shadow_bdev_ref_bdev(&sd->origin_md)->bd_dev;
+		DMEMIT("%u:%u %u %s", MAJOR(md_dev), MINOR(md_dev),
+		       sd->snap->epoch, sd->writable ? "rw" : "ro");
 		break;
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);

@@ -15,6 +15,7 @@
 #include <linux/workqueue.h>
 
 #include "dm-shadow-netlink.h"
+#include "shadow-compat.h"
 #include "shadow-store.h"
 
 #define SHADOW_CELL_BUCKETS	256
@@ -127,7 +128,7 @@ struct shadow_snapdev {
 	struct dm_target *ti;
 	struct shadow_origin *o;
 	struct shadow_snap *snap;
-	struct block_device *origin_md;
+	struct shadow_bdev_ref origin_md;
 	struct dm_dev *origin_dev;
 	struct dm_dev *store_dev;
 	bool writable;
