@@ -190,9 +190,11 @@ install-daemon: $(B)/shadowd
 # DKMS source tree: the module rebuilds itself on a kernel upgrade.
 DKMS_SRC    := $(DESTDIR)/usr/src/dm-shadow-$(VERSION)
 install-dkms:
-	install -d $(DKMS_SRC)/kmod $(DKMS_SRC)/include/uapi/linux
+	install -d $(DKMS_SRC)/kmod/probes
 	install -m 0644 Kbuild VERSION $(DKMS_SRC)/
-	install -m 0644 kmod/Kbuild $(filter-out %.mod.c,$(wildcard kmod/*.[ch])) $(DKMS_SRC)/kmod/
+	install -m 0644 kmod/Kbuild $(filter-out %.mod.c kmod/shadow-probes.h,$(wildcard kmod/*.[ch])) $(DKMS_SRC)/kmod/
+	install -m 0644 $(wildcard kmod/probes/*.c) kmod/probes/needs $(DKMS_SRC)/kmod/probes/
+	install -m 0755 kmod/probes/run.sh $(DKMS_SRC)/kmod/probes/
 	for h in $$(find include -name '*.h'); do \
 		install -D -m 0644 $$h $(DKMS_SRC)/$$h; done
 	sed 's/@VERSION@/$(VERSION)/' dkms.conf > $(DKMS_SRC)/dkms.conf
@@ -200,3 +202,28 @@ install-dkms:
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
 	rm -rf $(B)
+
+# ---------------------------------------------------------------- Debian
+# make deb: the Debian packages dm-shadow (programs, systemd units, man
+# pages) and dm-shadow-dkms (the module's source, built by DKMS for every
+# kernel) in build/deb/, checked by lintian: an error or a warning fails.
+# dpkg-buildpackage runs on an export of the tree as it stands (the files
+# git tracks or would track, none of the build output) in
+# build/deb/dm-shadow-<version>/ and writes the packages beside it.
+DEB_OUT     ?= $(B)/deb
+DEB_SRC     := $(DEB_OUT)/dm-shadow-$(VERSION)
+deb:
+	@scripts/deps.sh debian-packages-deb
+	@test "$$(dpkg-parsechangelog -S Version)" = "$(VERSION)" || \
+		{ echo "debian/changelog: the last entry is not version $(VERSION)" >&2; exit 1; }
+	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || \
+		{ echo "make deb: works on a git checkout (or run dpkg-buildpackage here)" >&2; exit 1; }
+	rm -rf $(DEB_OUT)/dm-shadow[-_]*
+	mkdir -p $(DEB_SRC)
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ ! -e "$$f" ] || printf "%s\0" "$$f"; done' - | \
+		tar -c --null -T - -f - | tar -x -C $(DEB_SRC) -f -
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -J
+	rm -rf $(DEB_SRC)
+	lintian -I --fail-on error,warning $(DEB_OUT)/dm-shadow_$(VERSION)_*.changes
+.PHONY: deb
