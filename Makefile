@@ -5,6 +5,7 @@
 #   make                 module (against KDIR) and userspace programs
 #   make deps            install the Debian packages the project needs
 #   make check [T=name]  unit tests, then the guest suite (T= one test)
+#   make check-kernels [KERNEL=6.12|stable]  the guest suite on another kernel
 #   make demo            the main job, in a guest
 #   make bench [QUICK=1] fio: dm-shadow against dm-snapshot and dm-thin
 #   make install         module, programs, man pages (DESTDIR honoured)
@@ -50,7 +51,7 @@ UNIT_SRCS   := $(wildcard tests/unit/*.c)
 all: module user
 
 help:
-	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/deps.sh
@@ -139,6 +140,19 @@ check-debug:
 	@$(MAKE) --no-print-directory user build/unit-tests
 	@scripts/check-debug $(if $(T),-t $(T))
 .PHONY: check-debug
+
+# The guest suite on the other kernels of scripts/kernels.list (fetched
+# from Debian's registry once, cached outside the tree).  Not part of make
+# check, which builds, loads and uses the module on each of them in the
+# kernel-* tests.  KERNEL= chooses ("6.12", "stable", "6.1"); T= one test.
+KERNELS     ?= 6.12 stable
+check-kernels:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory user
+	@rc=0; for k in $(or $(KERNEL),$(KERNELS)); do \
+		scripts/check-kernel $$k $(if $(T),-t $(T)) || rc=1; \
+	done; exit $$rc
+.PHONY: check-kernels
 
 # The benchmark: fio in one guest, dm-shadow against dm-linear, dm-snapshot
 # and dm-thin (tests/bench/run, Documentation/benchmarks.rst).  Not part of
