@@ -11,8 +11,9 @@ Then, for SECONDS, writer threads write random data to ORIGIN (O_DIRECT,
 and many need a copy first) while reader threads read SNAP (O_DIRECT, 512 B
 to 2 MiB, 512 B aligned, so that reads cover runs of unchanged chunks,
 preserved chunks and both) and compare every byte.  With MESSAGE_DEV (the
-origin's dm name) more snapshots are cut during the run, so that writes
-are held at the creation gate while they span several chunks.
+origin's dm name) more snapshots are cut during the run (every 2 s, at
+most MAX_CUTS), so that writes are held at the creation gate while they
+span several chunks.
 
 Prints one line of counts; exits 1 on the first mismatch, with its offset
 and the seed.  Python's threads release the GIL in os.preadv/os.pwritev,
@@ -28,6 +29,10 @@ import time
 
 KiB = 1024
 READERS, WRITERS = 3, 3
+# Each cut may preserve the whole origin again: at most this many, so that
+# the caller's store (129: 128 MiB for a 16 MiB origin) never fills and
+# drops the snapshot being read, however fast the guest writes.
+MAX_CUTS = 6
 
 
 def dev_size(path):
@@ -114,7 +119,7 @@ def main():
     end = time.monotonic() + secs
     while time.monotonic() < end and not stop.is_set():
         time.sleep(min(2.0, secs / 4))
-        if vol and not stop.is_set():
+        if vol and not stop.is_set() and counts["cuts"] < MAX_CUTS:
             r = subprocess.run(["dmsetup", "message", vol, "0", "create"],
                                capture_output=True, text=True, check=False)
             if r.returncode:
